@@ -27,6 +27,7 @@ public sealed class Channel
     public string Dialplan { get; set; } = "xml";
     public string? CallerIdName { get; set; }
     public string? CallerIdNumber { get; set; }
+    public string? OrigCallerIdName { get; set; }
     public string? OrigCallerIdNumber { get; set; }
     public string? CalleeIdName { get; set; }
     public string? CalleeIdNumber { get; set; }
@@ -57,10 +58,12 @@ public sealed class Channel
     public string? OtherType { get; set; }
     public Channel? OtherLeg { get; set; }
     internal bool OtherLegZeroTimes;
+    internal List<KeyValuePair<string, string>>? OtherLegSnapshot;
 
     /// <summary>The bridged partner while a bridge is up.</summary>
     public Channel? BridgedTo { get; internal set; }
     internal bool BridgeInitiator;
+    internal bool EndingBridge;
 
     /// <summary>Eavesdrop mode of this channel when it is eavesdropping (listen, other, target, both), else null.</summary>
     public string? EavesdropMode { get; internal set; }
@@ -116,7 +119,8 @@ public sealed class Channel
         if (OtherType != null && OtherLeg != null)
         {
             Add("Other-Type", OtherType);
-            OtherLeg.AddProfile(h, "Other-Leg-", OtherLegZeroTimes, withIndex: false, logicalInbound: true);
+            if (OtherLegSnapshot != null) h.AddRange(OtherLegSnapshot);
+            else OtherLeg.AddProfile(h, "Other-Leg-", OtherLegZeroTimes, withIndex: false, logicalInbound: true);
         }
         if (withVars)
             foreach (var kv in Vars.Items) Add("variable_" + kv.Key, kv.Value);
@@ -131,6 +135,7 @@ public sealed class Channel
         Add("Dialplan", Dialplan);
         Add("Caller-ID-Name", CallerIdName);
         Add("Caller-ID-Number", CallerIdNumber);
+        Add("Orig-Caller-ID-Name", OrigCallerIdName);
         Add("Orig-Caller-ID-Number", OrigCallerIdNumber);
         Add("Callee-ID-Name", CalleeIdName);
         Add("Callee-ID-Number", CalleeIdNumber);

@@ -98,18 +98,17 @@ public sealed partial class SimSwitch
         b.RunningState = "CS_EXCHANGE_MEDIA";
         b.StateNumber = 5;
         a.BridgeFrame = frame;
+        a.CalleeIdName = b.CalleeIdName;
+        a.CalleeIdNumber = b.CalleeIdNumber;
         FireChannel(a, "CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1689, withVars: true,
             before: [new("Bridge-A-Unique-ID", a.Uuid), new("Bridge-B-Unique-ID", b.Uuid)]);
-        a.Vars.Set("bridge_to", b.Uuid);
         a.Vars.Set("last_bridge_to", b.Uuid);
         a.Vars.Set("bridge_channel", b.Name);
         a.Vars.Set("bridge_uuid", b.Uuid);
-        a.Vars.Set("last_sent_callee_id_name", b.CallerIdName);
-        a.Vars.Set("last_sent_callee_id_number", b.Number);
-        a.Vars.Set("last_bridge_role", "originator");
-        a.CalleeIdName ??= b.CallerIdName;
-        a.CalleeIdNumber ??= b.Number;
-        b.CalleeIdName ??= b.CallerIdName;
+        a.Vars.Set("last_sent_callee_id_name", b.CalleeIdName);
+        a.Vars.Set("last_sent_callee_id_number", b.CalleeIdNumber);
+        a.CalleeIdName = b.CalleeIdName;
+        a.CalleeIdNumber = b.CalleeIdNumber;
         b.Vars.Set("last_bridge_to", a.Uuid);
         b.Vars.Set("bridge_channel", a.Name);
         b.Vars.Set("bridge_uuid", a.Uuid);
@@ -125,6 +124,7 @@ public sealed partial class SimSwitch
         a.BridgedTo = null;
         b.BridgedTo = null;
         a.Vars.Remove("bridge_to");
+        b.Vars.Remove("bridge_to");
         a.Vars.Set("bridge_hangup_cause", cause);
         FireChannel(a, "CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879, withVars: true,
             before: [new("Bridge-A-Unique-ID", a.Uuid), new("Bridge-B-Unique-ID", b.Uuid)]);
@@ -190,6 +190,8 @@ public sealed partial class SimSwitch
         ch.EavesdropTarget = t.Uuid;
         ch.EavesdropMode = InitialEavesdropMode(ch);
         ch.EavesdropFrame = frame;
+        ch.Vars.Set("last_sent_callee_id_name", t.CallerIdName);
+        ch.Vars.Set("last_sent_callee_id_number", t.CallerIdNumber);
         frame.OnHangup = () => { ch.EavesdropTarget = null; ch.EavesdropMode = null; ch.EavesdropFrame = null; };
     }
 

@@ -80,10 +80,14 @@ public sealed partial class SimSwitch
         ch.CreatedTime = now;
         ch.Source = type == "loopback" ? "mod_loopback" : "mod_" + type;
         ch.Context = d.Context ?? (type == "loopback" ? LoopbackContext(leg.Endpoint) : "default");
-        ch.CallerIdName = leg.Var("origination_caller_id_name") ?? d.CidName ?? a?.CallerIdName ?? "Outbound Call";
+        var cidName = leg.Var("origination_caller_id_name") ?? d.CidName;
+        ch.CallerIdName = cidName ?? a?.CallerIdName;
         ch.CallerIdNumber = leg.Var("origination_caller_id_number") ?? d.CidNumber ?? a?.CallerIdNumber ?? "0000000000";
+        ch.OrigCallerIdName = cidName;
         ch.OrigCallerIdNumber = ch.CallerIdNumber;
         ch.Ani = ch.CallerIdNumber;
+        ch.CalleeIdName = "Outbound Call";
+        ch.CalleeIdNumber = leg.Var("origination_callee_id_number") ?? (type == "loopback" ? ch.Context : leg.Number);
         ch.DestinationNumber = leg.Number;
         ch.Behaviour = BehaviourFor(leg.Number);
 
@@ -126,6 +130,8 @@ public sealed partial class SimSwitch
             ch.OtherType = "originator";
             ch.OtherLeg = a;
             ch.OtherLegZeroTimes = true;
+            ch.OtherLegSnapshot = new();
+            a.AddProfile(ch.OtherLegSnapshot, "Other-Leg-", zeroTimes: true, withIndex: false, logicalInbound: true);
         }
 
         _channels[uuid] = ch;
@@ -258,8 +264,12 @@ public sealed partial class SimSwitch
     {
         if (ch.IsHungUp) return;
         ch.Vars.Set("endpoint_disposition", "ANSWER");
+        if (ch.CallerIdName != null) ch.Vars.Set("pre_transfer_caller_id_name", ch.CallerIdName);
         ch.Vars.Set("pre_transfer_caller_id_number", ch.CallerIdNumber);
-        if (ch.EndpointType == "loopback") ch.Vars.Set("channel_cid_flipped", "yes");
+        // the answered leg now shows the far end: caller and callee ids swap (observed on every originated leg)
+        (ch.CallerIdName, ch.CalleeIdName) = (ch.CalleeIdName, ch.CallerIdName);
+        (ch.CallerIdNumber, ch.CalleeIdNumber) = (ch.CalleeIdNumber, ch.CallerIdNumber);
+        ch.Vars.Set("channel_cid_flipped", "yes");
         ch.RunningState = "CS_EXECUTE";
         ch.StateNumber = 4;
         ch.HitDialplan = true;
@@ -283,30 +293,38 @@ public sealed partial class SimSwitch
         ch.HangupCause = cause;
         ch.StateNumber = 10;
         ch.HangupTime = NowMicros();
-        if (ch.BridgedTo is { } peer0 && !ch.BridgeInitiator)
-            ch.Vars.Set("last_bridge_hangup_cause", cause);
+        if (ch.BridgedTo is { } peerBefore && !peerBefore.EndingBridge)
+        {
+            // the leg that ends the bridge records its peer and role; the survivor records the cause
+            ch.Vars.Set("bridge_to", peerBefore.Uuid);
+            ch.Vars.Set("last_bridge_role", ch.BridgeInitiator ? "originator" : "originatee");
+            peerBefore.Vars.Set("last_bridge_hangup_cause", cause);
+        }
         FireChannel(ch, "CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3447, withVars: true);
-        Post(() => Report(ch));
+
+        if (ch.BridgedTo is { } peer)
+        {
+            if (ch.BridgeInitiator)
+            {
+                ch.EndingBridge = true;
+                Hangup(peer, cause);
+                ch.EndingBridge = false;
+                Post(() => Report(ch));
+                EndBridge(ch, cause);
+            }
+            else
+            {
+                Post(() => Report(ch));
+                EndBridge(peer, cause);
+            }
+        }
+        else Post(() => Report(ch));
 
         if (!ch.IsAnswered && ch.OnFailedBeforeAnswer is { } failed)
         {
             ch.OnFailedBeforeAnswer = null;
             ch.OnAnsweredByPhone = null;
             failed(cause);
-        }
-
-        if (ch.BridgedTo is { } peer)
-        {
-            if (ch.BridgeInitiator)
-            {
-                peer.Vars.Set("last_bridge_hangup_cause", cause);
-                Hangup(peer, cause);
-                EndBridge(ch, cause);
-            }
-            else
-            {
-                EndBridge(peer, cause);
-            }
         }
 
         // eavesdroppers on this channel lose their target
@@ -511,13 +529,13 @@ public sealed partial class SimSwitch
             frame.Parked = false;
             FireChannel(ch, "CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1213, withVars: true);
         }
-        if (frame.Name.Equals("socket", StringComparison.OrdinalIgnoreCase))
+        FireChannel(ch, "CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2972, withVars: true,
+            after: AppHeaders(frame, withResponse: true));
+        if (frame.Source != null)
         {
             ch.Vars.Remove("current_loop");
             ch.Vars.Remove("total_loops");
         }
-        FireChannel(ch, "CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2972, withVars: true,
-            after: AppHeaders(frame, withResponse: true));
         ch.Apps.Remove(frame);
         frame.OnComplete?.Invoke();
         if (frame.Source is { } src && frame.Queued)
