@@ -81,7 +81,15 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     /// its closing empty line). With <paramref name="strict"/>, a line without ':' is a framing
     /// error; otherwise it is skipped.
     /// </summary>
-    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs)
+    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs) =>
+        Parse(data, start, length, urlDecode, strict, skipTabs, stopAtEmptyLine: false, out _);
+
+    /// <summary>
+    /// As <see cref="Parse(byte[], int, int, bool, bool, bool)"/>; with <paramref name="stopAtEmptyLine"/>
+    /// the block ends at the first empty line, and <paramref name="consumed"/> counts the bytes
+    /// up to and including it (so a body search needs no second scan).
+    /// </summary>
+    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs, bool stopAtEmptyLine, out int consumed)
     {
         var block = data.AsSpan(start, length);
         var lines = block.Count((byte)'\n') + (length > 0 && block[^1] != (byte)'\n' ? 1 : 0);
@@ -97,6 +105,12 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             while (!line.IsEmpty && line[^1] == (byte)'\r')
             {
                 line = line[..^1];
+            }
+
+            if (stopAtEmptyLine && line.IsEmpty)
+            {
+                pos += lineLength + 1;
+                break;
             }
 
             var colon = line.IndexOf((byte)':');
@@ -118,6 +132,7 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             pos += lineLength + 1;
         }
 
+        consumed = Math.Min(pos, length);
         return new EslHeaders(data, index, count, urlDecode, skipTabs);
     }
 
