@@ -79,7 +79,8 @@ public sealed class SimulatorHost : IAsyncDisposable
                     new EslSessionHandler(sw, t => sw.AddInboundSession(t)), new EslCodecErrorHandler());
             }));
         _server = await b.BindAsync(new IPEndPoint(Options.ListenAddress, Options.Port)).ConfigureAwait(false);
-        EndPoint = (IPEndPoint)_server.LocalAddress;
+        var local = (IPEndPoint)_server.LocalAddress;
+        EndPoint = new IPEndPoint(local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address, local.Port);
     }
 
     /// <summary>Overrides the behaviour of one dialled number (the text after the last <c>/</c>, before any <c>@</c>).</summary>
