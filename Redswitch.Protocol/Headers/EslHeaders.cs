@@ -49,6 +49,8 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
                 return new(GetName(index), GetValue(index));
             }
 
+            CheckIndex(index);
+
             // One scan of the line serves both halves.
             var line = Line(index);
             var colon = line.IndexOf((byte)':');
@@ -151,21 +153,13 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
 
     public string GetName(int index)
     {
-        if ((uint)index >= (uint)Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index));
-        }
-
+        CheckIndex(index);
         return _names?[index] ?? StringPool.Names.Get(NameSpan(index));
     }
 
     public string GetValue(int index)
     {
-        if ((uint)index >= (uint)Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index));
-        }
-
+        CheckIndex(index);
         if (_values is not null)
         {
             return _values[index];
@@ -194,12 +188,21 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     /// <summary>The value as it stood on the wire (not URL-decoded).</summary>
     public string GetRawValue(int index)
     {
+        CheckIndex(index);
         if (_values is not null)
         {
             return _values[index];
         }
 
         return Encoding.UTF8.GetString(RawValueSpan(index));
+    }
+
+    private void CheckIndex(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"there are {Count} headers");
+        }
     }
 
     /// <summary>Index of the first header called <paramref name="name"/> (any case), or -1.</summary>
