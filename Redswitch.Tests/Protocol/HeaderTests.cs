@@ -128,6 +128,34 @@ public class HeaderTests
     }
 
     [Test]
+    [Ignore("codec bug: EslHeaders.NameEquals compares name.Length (UTF-16 chars) with the header's byte length and uses Ascii.EqualsIgnoreCase, so a parsed header whose name has a non-ASCII character is never found by name. Minimal input: a plain event with the inner line \"X-Café: 1\" → e[\"X-Café\"] is null (EventHeaders[1].Name is \"X-Café\"); the same event in JSON finds it. Expected: \"1\" (compare UTF-8 bytes; fold case for ASCII only).")]
+    public void ANonAsciiHeaderNameIsFoundByItsExactName()
+    {
+        // FreeSWITCH copies header names verbatim (sendevent); JSON events already find them.
+        var plain = (EslEvent)Decode(Frame("text/event-plain", "Event-Name: CUSTOM\nX-Café: 1\n\n"));
+        var json = (EslEvent)Decode(Frame("text/event-json", "{\"Event-Name\":\"CUSTOM\",\"X-Café\":\"1\"}"));
+
+        Assert.That(json["X-Café"], Is.EqualTo("1"));
+        Assert.That(plain.EventHeaders[1].Name, Is.EqualTo("X-Café"));
+        Assert.That(plain["X-Café"], Is.EqualTo("1"));
+        Assert.That(plain.EventHeaders.Contains("X-Café"), Is.True);
+        Assert.That(plain.EventHeaders.GetAll("X-Café"), Is.EqualTo(new[] { "1" }));
+    }
+
+    [Test]
+    [Ignore("codec bug: EslHeaders.NameEquals checks that the line has ':' at name.Length and that the line starts with the name, so a name that itself contains ':' matches a shorter header. Minimal input: outer header line \"a:b: v\" → headers[\"a:b\"] is \"b: v\" (the value of header \"a\"). Expected: null (the header's name is \"a\"; compare up to the header's own first ':').")]
+    public void ANameContainingAColonMatchesNoHeader()
+    {
+        // The header here is "a" with the value "b: v"; nothing is called "a:b".
+        var headers = Outer("Content-Type: x/y\na:b: v\n");
+
+        Assert.That(headers.GetName(1), Is.EqualTo("a"));
+        Assert.That(headers["a"], Is.EqualTo("b: v"));
+        Assert.That(headers["a:b"], Is.Null);
+        Assert.That(headers.Contains("a:b"), Is.False);
+    }
+
+    [Test]
     public void AnEmptyValueInsideAnEventIsPresentAndEmpty()
     {
         var e = (EslEvent)Decode(Frame("text/event-plain", "Event-Name: CUSTOM\nX-Empty: \nX-After: 1\n\n"));
