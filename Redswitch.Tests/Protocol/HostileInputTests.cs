@@ -559,6 +559,61 @@ public class HostileInputTests
         Assert.That(run.Messages.Select(m => ((EslEvent)m).EventName), Is.EqualTo(new[] { "CUSTOM", "CUSTOM" }));
     }
 
+    // ================================================================ the pipeline's error handler
+
+    [Test]
+    public void TheErrorHandlerLogsOnceAndClosesOnlyOnAFramingFault()
+    {
+        var logger = new CountingLogger();
+        var faults = new List<EslCodecError>();
+        var channel = new EmbeddedChannel(new EslFrameDecoder(), new EslCodecErrorHandler(logger, e => faults.Add(e.Error)));
+
+        channel.WriteInbound(Unpooled.WrappedBuffer(B(Auth)));
+        Assert.That(channel.ReadInbound<object>(), Is.TypeOf<AuthRequest>());
+        Assert.That(channel.Active, Is.True);
+
+        Assert.DoesNotThrow(() => channel.WriteInbound(Unpooled.WrappedBuffer(B(Api + "Content-Length: -7\n\n" + Auth))), "the handler consumes the typed failure");
+
+        Assert.That(channel.Active, Is.False, "the connection is closed");
+        Assert.That(faults, Is.EqualTo(new[] { EslCodecError.BadContentLength }));
+        Assert.That(logger.Warnings, Has.Count.EqualTo(1), "one log line");
+        Assert.That(logger.Warnings[0], Does.Contain("BadContentLength"));
+        Assert.That(channel.ReadInbound<object>(), Is.Null);
+        channel.FinishAndReleaseAll();
+    }
+
+    [Test]
+    public void TheErrorHandlerPassesOtherExceptionsOn()
+    {
+        var logger = new CountingLogger();
+        var channel = new EmbeddedChannel(new EslFrameDecoder(), new EslCodecErrorHandler(logger));
+
+        channel.Pipeline.FireExceptionCaught(new InvalidOperationException("not a framing fault"));
+
+        Assert.That(() => channel.CheckException(), Throws.InvalidOperationException);
+        Assert.That(channel.Active, Is.True);
+        Assert.That(logger.Warnings, Is.Empty);
+        channel.FinishAndReleaseAll();
+    }
+
+    private sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Warnings { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning)
+            {
+                Warnings.Add(formatter(state, exception));
+            }
+        }
+    }
+
     // ================================================================ reference deviations
 
     [Test]
