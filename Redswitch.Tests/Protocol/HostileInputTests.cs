@@ -723,6 +723,79 @@ public class HostileInputTests
         Assert.That(messages, Is.GreaterThan(1000), "the generator reaches the decoding paths");
     }
 
+    [Test]
+    public void MutatedCaptureTrafficNeverEscapesAsAnythingButTheTypedFailure()
+    {
+        var frames = Capture.Names.SelectMany(n => Capture.Streams(n, "fs").Values).SelectMany(DecodeHarness.DecodeFrames).Select(m => m.Wire.ToArray()).ToList();
+        var commands = Capture.Names.SelectMany(n => Capture.Streams(n, "app").Values).SelectMany(DecodeHarness.DecodeCommands).Select(c => c.Wire.ToArray()).ToList();
+        var random = new Random(9001);
+        var special = B("\n\n\r:% 0123456789-%C3\0");
+        var outcomes = new Dictionary<string, int>();
+
+        for (var i = 0; i < 2000; i++)
+        {
+            var fromFs = i % 2 == 0;
+            var source = fromFs ? frames[random.Next(frames.Count)] : commands[random.Next(commands.Count)];
+            var mutated = Mutate(random, source, special);
+            var input = Cat(mutated, fromFs ? B(Auth) : B("exit\n\n"));
+            var decoder = fromFs ? (IChannelHandler)new EslFrameDecoder() : new EslCommandDecoder();
+
+            var run = Run(decoder, RandomChunks(random, input));
+
+            Assert.That(run.Errors, Has.Count.LessThanOrEqualTo(1), $"mutation {i}");
+            foreach (var error in run.Errors)
+            {
+                Assert.That(error, Is.TypeOf<EslCodecException>(), $"mutation {i}: {error}");
+                var key = ((EslCodecException)error).Error.ToString();
+                outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+            }
+
+            foreach (var message in run.Messages)
+            {
+                Touch(message);
+            }
+
+            outcomes["messages"] = outcomes.GetValueOrDefault("messages") + run.Messages.Count;
+        }
+
+        TestContext.Out.WriteLine(string.Join(", ", outcomes.Select(o => $"{o.Key}: {o.Value}")));
+        Assert.That(outcomes.GetValueOrDefault("messages"), Is.GreaterThan(2000));
+        Assert.That(outcomes.Keys.Count(k => k != "messages"), Is.GreaterThanOrEqualTo(2), "several kinds of failure are reached");
+    }
+
+    private static byte[] Mutate(Random random, byte[] source, byte[] special)
+    {
+        var bytes = source.ToList();
+        for (var m = random.Next(1, 5); m > 0 && bytes.Count > 0; m--)
+        {
+            var at = random.Next(bytes.Count);
+            switch (random.Next(6))
+            {
+                case 0:
+                    bytes[at] = (byte)random.Next(256);
+                    break;
+                case 1:
+                    bytes[at] = special[random.Next(special.Length)];
+                    break;
+                case 2:
+                    bytes.Insert(at, special[random.Next(special.Length)]);
+                    break;
+                case 3:
+                    bytes.RemoveRange(at, Math.Min(bytes.Count - at, random.Next(1, 32)));
+                    break;
+                case 4:
+                    var length = Math.Min(bytes.Count - at, random.Next(1, 64));
+                    bytes.InsertRange(random.Next(bytes.Count), bytes.GetRange(at, length));
+                    break;
+                default:
+                    bytes.RemoveRange(at, bytes.Count - at);
+                    break;
+            }
+        }
+
+        return bytes.ToArray();
+    }
+
     // ================================================================ harness
 
     private static void RunEverySplit(Case c, Func<EslDecoderOptions, IChannelHandler> create)
