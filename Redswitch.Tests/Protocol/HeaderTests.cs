@@ -530,6 +530,62 @@ public class HeaderTests
         }
     }
 
+    [Test]
+    public void ConcurrentReadersOfTheSameMessagesSeeTheSameValues()
+    {
+        // Messages are immutable but materialise lazily (and share a string pool): racing
+        // readers must still see exactly what a lone reader sees.
+        var bytes = Capture.Streams("call-barge", "fs")["outbound1"];
+        var reference = DecodeHarness.DecodeFrames(bytes).Select(Snapshot).ToList();
+
+        for (var round = 0; round < 5; round++)
+        {
+            var shared = DecodeHarness.DecodeFrames(bytes);
+            var results = new List<string>[4];
+            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+            {
+                var order = Enumerable.Range(0, shared.Count).ToList();
+                if (t % 2 == 1)
+                {
+                    order.Reverse();
+                }
+
+                var snapshots = new string[shared.Count];
+                foreach (var i in order)
+                {
+                    snapshots[i] = Snapshot(shared[i]);
+                }
+
+                results[t] = snapshots.ToList();
+            });
+
+            foreach (var result in results)
+            {
+                Assert.That(result, Is.EqualTo(reference), $"round {round}");
+            }
+        }
+    }
+
+    private static string Snapshot(EslMessage message)
+    {
+        var text = new StringBuilder();
+        foreach (var header in message.Headers)
+        {
+            text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+        }
+
+        if (message is EslEvent e)
+        {
+            text.Append(e.EventName).Append('|').Append(e.UniqueId).Append('|').Append(e.EventBodyText).Append('\n');
+            foreach (var header in e.EventHeaders)
+            {
+                text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private static bool HasUpperHexEscape(string value)
