@@ -372,7 +372,6 @@ public class CommandCodecTests
     }
 
     [TestCaseSource(nameof(CallerContentLengths))]
-    [Ignore("codec bug: EslCommand.Create (and so EslCommands.SendEvent) trusts a caller-supplied Content-Length header and writes the body after it unchanged, so the wire can announce a length other than the body's. Minimal input: EslCommands.SendEvent(\"CUSTOM\", new[] { (\"Content-Length\", \"0\") }, \"api evil\\n\\n\") writes \"sendevent CUSTOM\\nContent-Length: 0\\n\\napi evil\\n\\n\": FreeSWITCH (and EslCommandDecoder) read an empty body and then run a second command, api evil. Expected: ArgumentException for a Content-Length that differs from the body length (or the builder writes the true length), so one call can only ever produce one command.")]
     public void ACallerSuppliedContentLengthCannotDesynchroniseTheStream(Func<EslCommand> build, int bodyBytes)
     {
         EslCommand command;

@@ -128,7 +128,6 @@ public class HeaderTests
     }
 
     [Test]
-    [Ignore("codec bug: EslHeaders.NameEquals compares name.Length (UTF-16 chars) with the header's byte length and uses Ascii.EqualsIgnoreCase, so a parsed header whose name has a non-ASCII character is never found by name. Minimal input: a plain event with the inner line \"X-Café: 1\" → e[\"X-Café\"] is null (EventHeaders[1].Name is \"X-Café\"); the same event in JSON finds it. Expected: \"1\" (compare UTF-8 bytes; fold case for ASCII only).")]
     public void ANonAsciiHeaderNameIsFoundByItsExactName()
     {
         // FreeSWITCH copies header names verbatim (sendevent); JSON events already find them.
@@ -143,7 +142,6 @@ public class HeaderTests
     }
 
     [Test]
-    [Ignore("codec bug: EslHeaders.NameEquals checks that the line has ':' at name.Length and that the line starts with the name, so a name that itself contains ':' matches a shorter header. Minimal input: outer header line \"a:b: v\" → headers[\"a:b\"] is \"b: v\" (the value of header \"a\"). Expected: null (the header's name is \"a\"; compare up to the header's own first ':').")]
     public void ANameContainingAColonMatchesNoHeader()
     {
         // The header here is "a" with the value "b: v"; nothing is called "a:b".

@@ -617,7 +617,6 @@ public class HostileInputTests
     // ================================================================ reference deviations
 
     [Test]
-    [Ignore("codec bug: EslFrameDecoder ends a header block only at \"\\n\\n\"; esl-protocol.md §1.1 rule 1 says libesl also accepts \"\\n\\r\\n\". Minimal input: \"Content-Type: command/reply\\nReply-Text: +OK\\n\\r\\n\" → today EslCodecException(HeaderLineWithoutColon) for the line \"\\r\"; expected one CommandReply with ReplyText \"+OK\".")]
     public void AHeaderBlockEndingInLfCrLfIsAcceptedLikeLibesl()
     {
         var run = Run(new EslFrameDecoder(), new[] { B("Content-Type: command/reply\nReply-Text: +OK\n\r\n" + Auth) });
@@ -628,23 +627,27 @@ public class HostileInputTests
     }
 
     [Test]
-    [Ignore("codec bug: EslCommandDecoder rescans an unfinished line from its start on every read (after no LF is found, _scanned is set to the start of that line, not to the end of the data), so a long line trickling in small reads costs O(n²). Minimal input: \"api \" + 4 MiB of 'a' in 128-byte reads, then \"\\n\\n\": 5.5 s in the command decoder against 0.08 s for the same bytes in EslFrameDecoder (which resumes where it stopped); at the 16 MiB default limit about 16 times longer. Expected: linear, like EslFrameDecoder (resume the LF search at the end of what was scanned).")]
     public void ALongCommandLineInSmallReadsIsScannedOnce()
     {
-        var chunks = Enumerable.Range(0, 32768).Select(_ => Enumerable.Repeat((byte)'a', 128).ToArray()).Prepend(B("api ")).ToList();
-        chunks.Add(B("\n\n"));
+        // Each read must resume the search where the last stopped: scanning the whole line
+        // again on every read makes a trickling line cost O(n²).
+        var decoder = new EslCommandDecoder();
+        var channel = new EmbeddedChannel(decoder);
+        channel.WriteInbound(Unpooled.WrappedBuffer(B("api ")));
+        var buffered = "api ".Length;
+        for (var i = 0; i < 32768; i++)
+        {
+            channel.WriteInbound(Unpooled.WrappedBuffer(Enumerable.Repeat((byte)'a', 128).ToArray()));
+            buffered += 128;
+            Assert.That(decoder.ScannedBytes, Is.EqualTo(buffered), $"command decoder after read {i}");
+        }
 
-        var clock = Stopwatch.StartNew();
-        var run = Run(new EslCommandDecoder(), chunks);
-        clock.Stop();
-
-        Assert.That(run.Errors, Is.Empty);
-        Assert.That(run.Messages, Has.Count.EqualTo(1));
-        TestContext.Out.WriteLine($"command decoder: {clock.Elapsed}");
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1.5)), "4 MiB in 32768 reads of 128 bytes");
+        channel.WriteInbound(Unpooled.WrappedBuffer(B("\n\n")));
+        Assert.That(channel.ReadInbound<object>(), Is.Not.Null);
+        channel.FinishAndReleaseAll();
     }
 
-    [TestCase(1 << 20, '\n', Ignore = "codec bug (since 3810ceb): EslEvent.ParsePlain now calls EslHeaders.Parse over the whole event body with stopAtEmptyLine, and Parse sizes its index by counting every LF in that span, so the index grows with the inner body, not the header block. Minimal input: a plain BACKGROUND_JOB with 2 headers and an inner body of 1 MiB of LF → reading EventName allocates 8 MiB (an int pair per body line; a 16 MiB body → 128 MiB). Expected: allocation bounded by the header block (count LFs only up to the first empty line).")]
+    [TestCase(1 << 20, '\n')]
     [TestCase(1 << 20, 'x')]
     public void ReadingTheHeadersOfAnEventWithAHugeBodyCostsLittle(int bodyBytes, char fill)
     {
@@ -665,17 +668,22 @@ public class HostileInputTests
     [Test]
     public void ALongFrameHeaderLineInSmallReadsIsScannedOnce()
     {
-        var chunks = Enumerable.Range(0, 32768).Select(_ => Enumerable.Repeat((byte)'a', 128).ToArray()).Prepend(B("Content-Type: command/reply\nReply-Text: ")).ToList();
-        chunks.Add(B("\n\n"));
+        // Each read must resume the search where the last stopped: scanning the whole line
+        // again on every read makes a trickling line cost O(n²).
+        var decoder = new EslFrameDecoder();
+        var channel = new EmbeddedChannel(decoder);
+        channel.WriteInbound(Unpooled.WrappedBuffer(B("Content-Type: command/reply\nReply-Text: ")));
+        var buffered = "Content-Type: command/reply\nReply-Text: ".Length;
+        for (var i = 0; i < 32768; i++)
+        {
+            channel.WriteInbound(Unpooled.WrappedBuffer(Enumerable.Repeat((byte)'a', 128).ToArray()));
+            buffered += 128;
+            Assert.That(decoder.ScannedBytes, Is.EqualTo(buffered), $"frame decoder after read {i}");
+        }
 
-        var clock = Stopwatch.StartNew();
-        var run = Run(new EslFrameDecoder(), chunks);
-        clock.Stop();
-
-        Assert.That(run.Errors, Is.Empty);
-        Assert.That(run.Messages, Has.Count.EqualTo(1));
-        TestContext.Out.WriteLine($"frame decoder: {clock.Elapsed}");
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1.5)), "4 MiB in 32768 reads of 128 bytes");
+        channel.WriteInbound(Unpooled.WrappedBuffer(B("\n\n")));
+        Assert.That(channel.ReadInbound<object>(), Is.Not.Null);
+        channel.FinishAndReleaseAll();
     }
 
     // ================================================================ random bytes
