@@ -142,6 +142,18 @@ public class HeaderTests
     }
 
     [Test]
+    [Ignore("codec bug (since 1e262f6): EslHeaders.NameEquals stackallocs Encoding.UTF8.GetMaxByteCount(name.Length) bytes for every non-ASCII look-up name, with no bound; a long non-ASCII name overflows the stack and kills the process (StackOverflow cannot be caught; running this test today crashes the test host). Minimal input: any parsed headers, headers[new string('é', 4_000_000)] (12 MB of stack). Expected: null, as for any absent name (stackalloc only below a small bound, else rent or allocate; or return false early when the name's UTF-8 length exceeds the line).")]
+    public void AHugeNonAsciiLookUpNameIsSimplyNotFound()
+    {
+        var headers = Outer("Content-Type: x/y\nX-Café: 1\n");
+        var huge = new string('é', 4_000_000);
+
+        Assert.That(headers[huge], Is.Null);
+        Assert.That(headers.Contains(huge + ":"), Is.False);
+        Assert.That(headers["X-Café"], Is.EqualTo("1"));
+    }
+
+    [Test]
     public void ANameContainingAColonMatchesNoHeader()
     {
         // The header here is "a" with the value "b: v"; nothing is called "a:b".
