@@ -404,6 +404,69 @@ public class CommandCodecTests
         Assert.That(decoded.BodyText, Is.EqualTo("a\nb"));
     }
 
+    // ---------------------------------------------------------------- encoders in a pipeline
+
+    [Test]
+    public void TheCommandEncoderWritesExactlyTheCommandBytes()
+    {
+        var commands = new[]
+        {
+            EslCommands.Auth("ClueCon"),
+            EslCommands.SendMsgExecute(null, "set", "a\nb"),
+            EslCommands.BgApi("status", "j-1"),
+        };
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslCommandEncoder());
+
+        var written = new List<byte>();
+        foreach (var command in commands)
+        {
+            Assert.That(channel.WriteOutbound(command), Is.True);
+            var buffer = channel.ReadOutbound<DotNetty.Buffers.IByteBuffer>();
+            var bytes = new byte[buffer.ReadableBytes];
+            buffer.ReadBytes(bytes);
+            buffer.Release();
+            Assert.That(bytes, Is.EqualTo(command.Wire.ToArray()));
+            written.AddRange(bytes);
+        }
+
+        Assert.That(DecodeHarness.DecodeCommands(written.ToArray()).Select(c => c.Line), Is.EqualTo(commands.Select(c => c.Line)));
+        channel.FinishAndReleaseAll();
+    }
+
+    [Test]
+    public void TheMessageEncoderWritesFramesTheFrameDecoderReadsBack()
+    {
+        var messages = new EslMessage[]
+        {
+            AuthRequest.Instance,
+            CommandReply.Create("+OK Job-UUID: j-1", ("Job-UUID", "j-1")),
+            ApiResponse.Create("true"),
+            EslEvent.Create(EslEventFormat.Plain, new[] { KeyValuePair.Create("Event-Name", "BACKGROUND_JOB"), KeyValuePair.Create("Job-UUID", "j-1") }, "-ERR USER_BUSY\n"),
+            DisconnectNotice.Linger("u1", "loopback/1-a", 30),
+            DisconnectNotice.Goodbye("u1"),
+        };
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslMessageEncoder());
+
+        var written = new List<byte>();
+        foreach (var message in messages)
+        {
+            channel.WriteOutbound(message);
+            var buffer = channel.ReadOutbound<DotNetty.Buffers.IByteBuffer>();
+            var bytes = new byte[buffer.ReadableBytes];
+            buffer.ReadBytes(bytes);
+            buffer.Release();
+            Assert.That(bytes, Is.EqualTo(message.Wire.ToArray()));
+            written.AddRange(bytes);
+        }
+
+        var decoded = DecodeHarness.DecodeFrames(written.Select(b => new[] { b }));
+        Assert.That(decoded.Select(m => m.GetType()), Is.EqualTo(messages.Select(m => m.GetType())));
+        Assert.That(((EslEvent)decoded[3]).EventBodyText, Is.EqualTo("-ERR USER_BUSY\n"));
+        Assert.That(((DisconnectNotice)decoded[4]).LingerTime, Is.EqualTo(30));
+        Assert.That(((CommandReply)decoded[1]).JobUuid, Is.EqualTo("j-1"));
+        channel.FinishAndReleaseAll();
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /// <summary>Rebuilds a decoded controller command with the matching builder.</summary>

@@ -142,6 +142,18 @@ public class HeaderTests
     }
 
     [Test]
+    [Ignore("codec bug (since 1e262f6): EslHeaders.NameEquals stackallocs Encoding.UTF8.GetMaxByteCount(name.Length) bytes for every non-ASCII look-up name, with no bound; a long non-ASCII name overflows the stack and kills the process (StackOverflow cannot be caught; running this test today crashes the test host). Minimal input: any parsed headers, headers[new string('é', 4_000_000)] (12 MB of stack). Expected: null, as for any absent name (stackalloc only below a small bound, else rent or allocate; or return false early when the name's UTF-8 length exceeds the line).")]
+    public void AHugeNonAsciiLookUpNameIsSimplyNotFound()
+    {
+        var headers = Outer("Content-Type: x/y\nX-Café: 1\n");
+        var huge = new string('é', 4_000_000);
+
+        Assert.That(headers[huge], Is.Null);
+        Assert.That(headers.Contains(huge + ":"), Is.False);
+        Assert.That(headers["X-Café"], Is.EqualTo("1"));
+    }
+
+    [Test]
     public void ANameContainingAColonMatchesNoHeader()
     {
         // The header here is "a" with the value "b: v"; nothing is called "a:b".
@@ -482,6 +494,106 @@ public class HeaderTests
         var decoded = (EslEvent)Decode(built.Wire.ToArray());
         Assert.That(decoded["caller-caller-id-name"], Is.EqualTo("José Müller"));
         Assert.That(decoded["X-Plus"], Is.EqualTo("a+b c"));
+    }
+
+    [TestCase(EslEventFormat.Plain)]
+    [TestCase(EslEventFormat.Json)]
+    [TestCase(EslEventFormat.Xml)]
+    public void BuiltEventsDecodeToTheHeadersAndBodyTheyWereBuiltFrom(EslEventFormat format)
+    {
+        var random = new Random(31 + (int)format);
+        const string alphabet = "abcXYZ019 %+:;&=?@[]{}|\\\"'<>^`#\t\néü€😀/,()!*-._~$";
+        var elements = alphabet.EnumerateRunes().Select(r => r.ToString()).ToArray();
+        string Value(int max) => string.Concat(Enumerable.Range(0, random.Next(1, max)).Select(_ => elements[random.Next(elements.Length)]));
+
+        for (var round = 0; round < 200; round++)
+        {
+            var headers = new List<KeyValuePair<string, string>> { KeyValuePair.Create("Event-Name", "CUSTOM") };
+            for (var i = 0; i < random.Next(0, 12); i++)
+            {
+                var value = Value(20);
+                if (format != EslEventFormat.Json && HasUpperHexEscape(value))
+                {
+                    continue; // the %XX pass-through quirk changes such values, as in FreeSWITCH
+                }
+
+                headers.Add(KeyValuePair.Create($"X-H{i}", value));
+            }
+
+            if (format != EslEventFormat.Xml && random.Next(3) == 0)
+            {
+                headers.Add(KeyValuePair.Create("variable_arr", "ARRAY::" + string.Join("|:", Enumerable.Range(0, random.Next(1, 4)).Select(_ => Value(6).Replace("|", "/")))));
+            }
+
+            var body = random.Next(2) == 0 ? null : format == EslEventFormat.Xml ? Value(40).Replace("\t", " ") : Value(40);
+            var built = EslEvent.Create(format, headers, body);
+
+            var decoded = (EslEvent)Decode(built.Wire.ToArray());
+            var where = $"round {round}: {Encoding.UTF8.GetString(built.Body.Span)}";
+            Assert.That(decoded.Format, Is.EqualTo(format), where);
+            Assert.That(decoded.EventHeaders.Select(h => (h.Name, h.Value)), Is.EqualTo(headers.Select(h => (h.Key, h.Value))), where);
+            Assert.That(decoded.EventBodyText, Is.EqualTo(body), where);
+            if (body is not null)
+            {
+                Assert.That(decoded.EventBody.ToArray(), Is.EqualTo(Encoding.UTF8.GetBytes(body)), where);
+            }
+        }
+    }
+
+    [Test]
+    public void ConcurrentReadersOfTheSameMessagesSeeTheSameValues()
+    {
+        // Messages are immutable but materialise lazily (and share a string pool): racing
+        // readers must still see exactly what a lone reader sees.
+        var bytes = Capture.Streams("call-barge", "fs")["outbound1"];
+        var reference = DecodeHarness.DecodeFrames(bytes).Select(Snapshot).ToList();
+
+        for (var round = 0; round < 5; round++)
+        {
+            var shared = DecodeHarness.DecodeFrames(bytes);
+            var results = new List<string>[4];
+            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+            {
+                var order = Enumerable.Range(0, shared.Count).ToList();
+                if (t % 2 == 1)
+                {
+                    order.Reverse();
+                }
+
+                var snapshots = new string[shared.Count];
+                foreach (var i in order)
+                {
+                    snapshots[i] = Snapshot(shared[i]);
+                }
+
+                results[t] = snapshots.ToList();
+            });
+
+            foreach (var result in results)
+            {
+                Assert.That(result, Is.EqualTo(reference), $"round {round}");
+            }
+        }
+    }
+
+    private static string Snapshot(EslMessage message)
+    {
+        var text = new StringBuilder();
+        foreach (var header in message.Headers)
+        {
+            text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+        }
+
+        if (message is EslEvent e)
+        {
+            text.Append(e.EventName).Append('|').Append(e.UniqueId).Append('|').Append(e.EventBodyText).Append('\n');
+            foreach (var header in e.EventHeaders)
+            {
+                text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+            }
+        }
+
+        return text.ToString();
     }
 
     // ---------------------------------------------------------------- helpers

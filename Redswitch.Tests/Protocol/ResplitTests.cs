@@ -112,6 +112,66 @@ public class ResplitTests
         Assert.That(oneByteChunks, Is.GreaterThan(100), "the random splits include 1-byte reads");
     }
 
+    [TestCaseSource(nameof(CaptureNames))]
+    public void AnyKindOfDotNettyBufferGivesTheSameMessages(string name)
+    {
+        var random = new Random(StableSeed(name) ^ 0x5EED);
+        foreach (var (conn, bytes) in Capture.Streams(name, "fs"))
+        {
+            var expected = Fingerprints(DecodeHarness.DecodeFrames(bytes));
+            var chunks = DecodeHarness.Split(bytes, Enumerable.Range(0, 40).Select(_ => random.Next(1, bytes.Length)).Distinct().Order()).ToList();
+            foreach (var kind in new[] { "offset", "read-index", "composite", "pooled-heap", "pooled-direct", "unpooled-direct" })
+            {
+                var buffers = chunks.Where(c => c.Length > 0).Select(c => Buffer(kind, c));
+                AssertSame(expected, DecodeBuffers(buffers), $"{name}/{conn} {kind} buffers");
+            }
+        }
+    }
+
+    private static DotNetty.Buffers.IByteBuffer Buffer(string kind, byte[] chunk)
+    {
+        switch (kind)
+        {
+            case "offset":
+                var padded = new byte[chunk.Length + 14];
+                Array.Fill(padded, (byte)'\n');
+                chunk.CopyTo(padded, 7);
+                return DotNetty.Buffers.Unpooled.WrappedBuffer(padded, 7, chunk.Length);
+            case "read-index":
+                var withJunk = DotNetty.Buffers.Unpooled.Buffer(chunk.Length + 5);
+                withJunk.WriteBytes("\n\n:x\n"u8.ToArray());
+                withJunk.WriteBytes(chunk);
+                withJunk.SkipBytes(5);
+                return withJunk;
+            case "composite":
+                var half = chunk.Length / 2;
+                return DotNetty.Buffers.Unpooled.WrappedBuffer(new[] { chunk[..half], chunk[half..] });
+            case "pooled-heap":
+                return DotNetty.Buffers.PooledByteBufferAllocator.Default.HeapBuffer(chunk.Length).WriteBytes(chunk);
+            case "pooled-direct":
+                return DotNetty.Buffers.PooledByteBufferAllocator.Default.DirectBuffer(chunk.Length).WriteBytes(chunk);
+            default:
+                return DotNetty.Buffers.UnpooledByteBufferAllocator.Default.DirectBuffer(chunk.Length).WriteBytes(chunk);
+        }
+    }
+
+    private static List<EslMessage> DecodeBuffers(IEnumerable<DotNetty.Buffers.IByteBuffer> buffers)
+    {
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslFrameDecoder());
+        var result = new List<EslMessage>();
+        foreach (var buffer in buffers)
+        {
+            channel.WriteInbound(buffer);
+            while (channel.ReadInbound<EslMessage>() is { } message)
+            {
+                result.Add(message);
+            }
+        }
+
+        Assert.That(channel.Finish(), Is.False, "nothing left over");
+        return result;
+    }
+
     // ---------------------------------------------------------------- facts that matter
 
     private static IEnumerable<TestCaseData> OutboundCaptures() =>
