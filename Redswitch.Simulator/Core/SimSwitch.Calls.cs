@@ -270,6 +270,10 @@ public sealed partial class SimSwitch
         (ch.CallerIdName, ch.CalleeIdName) = (ch.CalleeIdName, ch.CallerIdName);
         (ch.CallerIdNumber, ch.CalleeIdNumber) = (ch.CalleeIdNumber, ch.CallerIdNumber);
         ch.Vars.Set("channel_cid_flipped", "yes");
+        // observed: call_uuid is set again once the leg runs its application (it moves to the end)
+        var callUuid = ch.Vars.Get("call_uuid") ?? ch.Uuid;
+        ch.Vars.Remove("call_uuid");
+        ch.Vars.Set("call_uuid", callUuid);
         ch.RunningState = "CS_EXECUTE";
         ch.StateNumber = 4;
         ch.HitDialplan = true;
@@ -441,8 +445,8 @@ public sealed partial class SimSwitch
             ch.Vars.Set("current_loop", "1");
             ch.Vars.Set("total_loops", source.Loops.ToString(CultureInfo.InvariantCulture));
         }
-        ch.Vars.Set("current_application", name);
         ch.Vars.Set("current_application_data", data);
+        ch.Vars.Set("current_application", name);
         FireChannel(ch, "CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2949, withVars: true,
             after: AppHeaders(frame, withResponse: false));
         var lower = name.ToLowerInvariant();
