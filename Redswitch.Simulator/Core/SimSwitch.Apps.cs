@@ -95,8 +95,7 @@ public sealed partial class SimSwitch
         if (b.OtherType == null) { b.OtherType = "originator"; b.OtherLeg = a; b.OtherLegZeroTimes = true; }
         a.BridgedTime = now;
         b.BridgedTime = now;
-        b.RunningState = "CS_EXCHANGE_MEDIA";
-        b.StateNumber = 5;
+        SetState(b, "CS_EXCHANGE_MEDIA", 5);
         a.BridgeFrame = frame;
         a.CalleeIdName = b.CalleeIdName;
         a.CalleeIdNumber = b.CalleeIdNumber;

@@ -125,7 +125,9 @@ public sealed class EslSession
             var uid = ev.UniqueId;
             if (uid != MyEventsUuid && !(ev.Name == "BACKGROUND_JOB" && ev.Get("Job-Owner-UUID") == MyEventsUuid)) return false;
         }
-        if (ev.Name == "CHANNEL_DESTROY" && Bound != null && ev.UniqueId == Bound.Uuid) return false;
+        // the session is destroyed only after a bound listener lets go: its destroy events never reach it
+        if (Bound != null && ev.UniqueId == Bound.Uuid
+            && (ev.Name == "CHANNEL_DESTROY" || (ev.Name == "CHANNEL_STATE" && ev.Get("Channel-State") == "CS_DESTROY"))) return false;
         return true;
     }
 
@@ -168,7 +170,8 @@ public sealed class EslSession
             _firstCommandSeen = true;
             _firstCommandTimer?.Cancel();
             var done = false;
-            Handle(req, dropReply, () =>
+            Action finish = null!;
+            finish = () =>
             {
                 if (done) return;
                 done = true;
@@ -181,7 +184,18 @@ public sealed class EslSession
                     w();
                 }
                 if (!_busy) _sw.Post(ProcessNext);
-            });
+            };
+            try
+            {
+                Handle(req, dropReply, finish);
+            }
+            catch (Exception e)
+            {
+                // a simulator bug must not wedge the connection: answer like a failed command and go on
+                try { _sw.Options.Log?.Invoke($"simulator error on '{req.Line}' from {_t.Peer}: {e}"); } catch (Exception) { }
+                if (!done && !_closed && !dropReply) _t.Reply("-ERR " + e.GetType().Name);
+                finish();
+            }
         }
     }
 

@@ -88,7 +88,10 @@ public class SocketTests : SimTestBase
         var notice = (DisconnectNotice)await s.WaitForAsync(m => m is DisconnectNotice);
         Assert.That((notice.Disposition, notice.LingerTime, notice.ControlledSessionUuid), Is.EqualTo(("linger", (int?)-1, a)));
         var names = s.Events.Select(e => e.EventName).ToList();
-        Assert.That(names, Is.EqualTo(new[] { "CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNPARK", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE" }));
+        // esl-protocol.md §3.7, the observed hangup sequence of an async socket
+        Assert.That(names, Is.EqualTo(new[] { "CHANNEL_PARK", "CHANNEL_HANGUP", "CHANNEL_UNPARK", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_STATE", "CHANNEL_STATE", "CHANNEL_HANGUP_COMPLETE" }));
+        Assert.That(s.Events.Where(e => e.EventName == "CHANNEL_STATE").Select(e => e["Channel-State"]), Is.EqualTo(new[] { "CS_HANGUP", "CS_REPORTING" }));
+        Assert.That(s.Events.Where(e => e.EventName == "CHANNEL_STATE").Any(e => e.EventHeaders.Any(h => h.Name.StartsWith("variable_"))), Is.False);
         Assert.That(s.Events.All(e => e.UniqueId == a), Is.True);
         Assert.That(s.Events.First(e => e.EventName == "CHANNEL_HANGUP")["Hangup-Cause"], Is.EqualTo("USER_BUSY"));
         Assert.That((await s.CommandAsync("exit")).ReplyText, Is.EqualTo("+OK bye"));
