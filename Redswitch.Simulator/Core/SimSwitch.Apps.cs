@@ -338,8 +338,37 @@ public sealed partial class SimSwitch
         var frame = ch.Apps.FirstOrDefault(f => f.SocketSession == s);
         if (frame == null || frame.Completed || ch.IsHungUp) return;
         frame.ListenerGone = true;
+        if (frame.IsSocketPark && !frame.ParkScheduled)
+        {
+            // the listener ended before 'connect': the channel thread parks afterwards and stays parked with no
+            // controller (esl-protocol.md §3.2, observed after the first-command timeout)
+            frame.ParkScheduled = true;
+            Schedule(TimeSpan.FromMilliseconds(20), () =>
+            {
+                if (frame.Completed || ch.IsHungUp) return;
+                frame.Parked = true;
+                FireChannel(ch, "CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, withVars: true);
+            });
+            return;
+        }
         // a running application (e.g. bridge) keeps the call up; the socket app returns when it is the top one
         if (ch.Apps.Count > 0 && ch.Apps[^1] == frame) Post(() => { if (!frame.Completed && !ch.IsHungUp) CompleteApp(ch, frame); });
+    }
+
+    /// <summary>uuid_park: the leg leaves its bridge (the peer is hung up) and parks.</summary>
+    private void UuidPark(Channel ch)
+    {
+        if (ch.IsHungUp) return;
+        if (ch.BridgedTo is { } peer)
+        {
+            var initiator = ch.BridgeInitiator ? ch : peer;
+            var other = initiator == ch ? peer : ch;
+            // park_after_bridge semantics for the parked leg; the other leg loses its call
+            ch.Vars.Set("park_after_bridge", "true");
+            EndBridgeSilently(ch);
+            if (other != ch && !other.IsHungUp && other.Apps.Count == 0) Hangup(other, "NORMAL_CLEARING");
+        }
+        ExecuteApp(ch, "park", null, NewUuid(), null, false, null);
     }
 
     internal string? GetVar(Channel ch, string name)

@@ -56,7 +56,7 @@ public sealed class EslSession
     internal void Start()
     {
         if (!Outbound) _t.AuthRequest();
-        _firstCommandTimer = _sw.Schedule(TimeSpan.FromSeconds(25), () =>
+        _firstCommandTimer = _sw.Schedule(_sw.Options.FirstCommandTimeout, () =>
         {
             if (_firstCommandSeen || _closed) return;
             SendGoodbyeAndClose();
