@@ -189,9 +189,10 @@ public sealed partial class SimSwitch
         ch.EavesdropTarget = t.Uuid;
         ch.EavesdropMode = InitialEavesdropMode(ch);
         ch.EavesdropFrame = frame;
+        t.Eavesdroppers.Add(ch);
         ch.Vars.Set("last_sent_callee_id_name", t.CallerIdName);
         ch.Vars.Set("last_sent_callee_id_number", t.CallerIdNumber);
-        frame.OnHangup = () => { ch.EavesdropTarget = null; ch.EavesdropMode = null; ch.EavesdropFrame = null; };
+        frame.OnHangup = () => { t.Eavesdroppers.Remove(ch); ch.EavesdropTarget = null; ch.EavesdropMode = null; ch.EavesdropFrame = null; };
     }
 
     private static string InitialEavesdropMode(Channel ch)
@@ -212,6 +213,7 @@ public sealed partial class SimSwitch
 
     private void EndEavesdrop(Channel ch)
     {
+        if (ch.EavesdropTarget is { } tu && FindChannel(tu) is { } target) target.Eavesdroppers.Remove(ch);
         var frame = ch.EavesdropFrame;
         ch.EavesdropTarget = null;
         ch.EavesdropMode = null;

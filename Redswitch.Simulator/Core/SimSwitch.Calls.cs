@@ -1,5 +1,4 @@
 using System.Globalization;
-using DotNetty.Common.Concurrency;
 using Redswitch.Simulator.Dial;
 using Redswitch.Simulator.Esl;
 
@@ -335,9 +334,10 @@ public sealed partial class SimSwitch
         }
 
         // eavesdroppers on this channel lose their target
-        foreach (var other in _channels.Values.ToArray())
+        foreach (var other in ch.Eavesdroppers.ToArray())
             if (other.EavesdropTarget == ch.Uuid && !other.IsHungUp)
                 EndEavesdrop(other);
+        ch.Eavesdroppers.Clear();
 
         // applications end, innermost first
         for (int i = ch.Apps.Count - 1; i >= 0; i--)

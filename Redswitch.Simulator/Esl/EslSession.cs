@@ -18,8 +18,8 @@ public sealed class EslSession
     private bool _closed;
     private bool _authed;
     private bool _firstCommandSeen;
-    private DotNetty.Common.Concurrency.IScheduledTask? _firstCommandTimer;
-    private DotNetty.Common.Concurrency.IScheduledTask? _lingerTimer;
+    private ITimerHandle? _firstCommandTimer;
+    private ITimerHandle? _lingerTimer;
 
     internal EslSession(SimSwitch sw, IEslTransport transport, bool outbound, Channel? bound, bool async, bool full)
     {

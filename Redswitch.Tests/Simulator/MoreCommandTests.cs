@@ -98,8 +98,9 @@ public class MoreSocketTests : SimTestBase
         var (a, i, s, srv) = await Call();
         await using var _1 = i; await using var _2 = s; await using var _3 = srv;
         Assert.That((await s.CommandAsync("myevents json")).ReplyText, Is.EqualTo("+OK Events Enabled"));
-        var park = (EslEvent)await s.WaitForEventAsync("CHANNEL_PARK", a);
-        Assert.That(park.Format, Is.EqualTo(Redswitch.Protocol.EslEventFormat.Json));
+        await i.ApiAsync($"uuid_recv_dtmf {a} 7");
+        var dtmf = (EslEvent)await s.WaitForEventAsync("DTMF", a);
+        Assert.That(dtmf.Format, Is.EqualTo(Redswitch.Protocol.EslEventFormat.Json));
     }
 
     [Test]
