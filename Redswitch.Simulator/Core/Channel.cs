@@ -182,6 +182,8 @@ internal sealed class AppFrame
     public bool ListenerGone { get; set; }
     public bool Queued { get; set; }
     public bool ParkScheduled { get; set; }
+    public int Loop { get; init; } = 1;
+    public long Started { get; init; }
     public Esl.EslSession? SocketSession { get; set; }
     public bool Parked { get; set; }
     public Esl.SendMsg? Source { get; init; }

@@ -460,16 +460,20 @@ public sealed partial class SimSwitch
 
     // ------------------------------------------------------------------ applications
 
-    internal void ExecuteApp(Channel ch, string name, string? data, string appUuid, string? appUuidName, bool eventLock, SendMsg? source)
+    internal void ExecuteApp(Channel ch, string name, string? data, string appUuid, string? appUuidName, bool eventLock, SendMsg? source, int loop = 1)
     {
         if (ch.IsHungUp) return;
-        var frame = new AppFrame { Name = name, Data = data, AppUuid = appUuid, AppUuidName = appUuidName, EventLock = eventLock, Source = source };
+        var frame = new AppFrame
+        {
+            Name = name, Data = data, AppUuid = appUuid, AppUuidName = appUuidName, EventLock = eventLock, Source = source,
+            Loop = loop, Started = System.Diagnostics.Stopwatch.GetTimestamp(),
+        };
         ch.Apps.Add(frame);
         ch.LastApp = name;
         ch.LastArg = data;
         if (source != null)
         {
-            ch.Vars.Set("current_loop", "1");
+            ch.Vars.Set("current_loop", loop.ToString(CultureInfo.InvariantCulture));
             ch.Vars.Set("total_loops", source.Loops.ToString(CultureInfo.InvariantCulture));
         }
         ch.Vars.Set("current_application_data", data);
@@ -568,6 +572,18 @@ public sealed partial class SimSwitch
             ch.Vars.Remove("total_loops");
         }
         ch.Apps.Remove(frame);
+        // loops: N runs (-1 forever); stops early when a run took less than 0.5 s (switch_ivr_parse_event)
+        if (frame.Source is { } again && !ch.IsHungUp && again.Loops != 1 && (again.Loops < 0 || frame.Loop < again.Loops)
+            && System.Diagnostics.Stopwatch.GetElapsedTime(frame.Started) >= TimeSpan.FromMilliseconds(500))
+        {
+            ExecuteApp(ch, frame.Name, frame.Data, frame.AppUuid, frame.AppUuidName, frame.EventLock, again, frame.Loop + 1);
+            if (ch.Apps.LastOrDefault(f => f.Source == again && !f.Completed) is { } next)
+            {
+                next.Queued = frame.Queued;
+                next.OnComplete = frame.OnComplete;
+                return;
+            }
+        }
         frame.OnComplete?.Invoke();
         if (frame.Source is { } src && frame.Queued)
             FirePrivateCommand(ch, src);

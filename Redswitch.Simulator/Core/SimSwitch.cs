@@ -139,14 +139,21 @@ public sealed partial class SimSwitch
     private void FireChannel(Channel ch, string name, string file, string func, int line, bool withVars,
         IEnumerable<KeyValuePair<string, string>>? before = null, IEnumerable<KeyValuePair<string, string>>? after = null)
     {
-        if (!Bus.MightWant(name, ch.Uuid)) return; // nobody can receive it: do not build it
+        if (!Bus.MightWant(name, ch.Uuid) && !(name == "DTMF" && ch.Sessions.Any(s => s.DivertEvents))) return; // nobody can receive it
         var h = StandardHeaders(name, file, func, line);
         if (before != null) h.AddRange(before);
         ch.AddChannelData(h, withVars);
         if (after != null)
             foreach (var kv in after)
                 if (!string.IsNullOrEmpty(kv.Value)) h.Add(kv);
-        Publish(new SimEvent(name, h, null) { ChannelUuid = ch.Uuid });
+        var ev = new SimEvent(name, h, null) { ChannelUuid = ch.Uuid };
+        if (name == "DTMF" && ch.Sessions.FirstOrDefault(s => s.DivertEvents && !s.Closed) is { } diverted)
+        {
+            // divert_events on: events the channel queues for itself go to its controlling socket only
+            diverted.Deliver(ev);
+            return;
+        }
+        Publish(ev);
     }
 
     internal List<KeyValuePair<string, string>> ChannelDataHeaders(Channel ch)

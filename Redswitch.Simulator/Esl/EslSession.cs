@@ -40,6 +40,7 @@ public sealed class EslSession
     internal bool Linger { get; private set; }
     internal int LingerSeconds { get; private set; } = -1;
     internal bool LingerNoticeSent { get; private set; }
+    internal bool DivertEvents { get; private set; }
 
     // subscriptions
     internal bool EventsEnabled { get; private set; }
@@ -310,7 +311,11 @@ public sealed class EslSession
             var arg = ArgsAfterFirstSpace(line).Trim();
             if (Bound == null) ReplyDone("-ERR not controlling a session.");
             else if (arg.Length == 0) ReplyDone("-ERR missing value.");
-            else ReplyDone(arg.Equals("on", StringComparison.OrdinalIgnoreCase) ? "+OK events diverted" : "+OK events not diverted");
+            else
+            {
+                DivertEvents = arg.Equals("on", StringComparison.OrdinalIgnoreCase);
+                ReplyDone(DivertEvents ? "+OK events diverted" : "+OK events not diverted");
+            }
             return;
         }
         if (IsVerb(line, "filter"))

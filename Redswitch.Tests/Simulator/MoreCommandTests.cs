@@ -149,3 +149,54 @@ public class MoreSocketTests : SimTestBase
         Assert.That(await i.ApiAsync($"uuid_getvar {a} copy"), Is.EqualTo($"Grüße aus München/{a}"));
     }
 }
+
+[TestFixture, CancelAfter(30000)]
+public class LoopsTests : SimTestBase
+{
+    protected override void Configure(SimulatorOptions o) => o.AnswerDelay = TimeSpan.FromMilliseconds(20);
+
+    [Test]
+    public async Task LoopsRepeatTheApplicationAndStopEarlyWhenARunIsShort()
+    {
+        await using var c = await ConnectAsync();
+        await c.CommandAsync("event plain CHANNEL_EXECUTE_COMPLETE PRIVATE_COMMAND");
+        var a = NewUuid();
+        await c.ApiAsync($"originate {{origination_uuid={a}}}user/15550000100 &park()");
+        await c.CommandAsync($"sendmsg {a}", ("call-command", "execute"), ("execute-app-name", "sleep"), ("execute-app-arg", "550"), ("loops", "2"), ("Event-UUID", "looped"));
+        await c.WaitForEventAsync("PRIVATE_COMMAND", a);
+        Assert.That(c.Events.Count(e => e.EventName == "CHANNEL_EXECUTE_COMPLETE" && e["Application-UUID"] == "looped"), Is.EqualTo(2));
+        var pc = c.Events.First(e => e.EventName == "PRIVATE_COMMAND");
+        Assert.That((pc["execute-app-name"], pc["loops"]), Is.EqualTo(("sleep", "2")));
+        await c.CommandAsync($"sendmsg {a}", ("call-command", "execute"), ("execute-app-name", "sleep"), ("execute-app-arg", "10"), ("loops", "5"), ("Event-UUID", "short"));
+        await c.WaitForAsync(m => m is EslEvent { EventName: "PRIVATE_COMMAND" } e && e["Event-UUID"] == "short");
+        Assert.That(c.Events.Count(e => e.EventName == "CHANNEL_EXECUTE_COMPLETE" && e["Application-UUID"] == "short"), Is.EqualTo(1));
+    }
+}
+
+[TestFixture, CancelAfter(30000)]
+public class DivertEventsTests : SimTestBase
+{
+    protected override void Configure(SimulatorOptions o) => o.AnswerDelay = TimeSpan.FromMilliseconds(20);
+
+    [Test]
+    public async Task DivertedDtmfGoesOnlyToTheControllingSocket()
+    {
+        await using var server = new OutboundTestServer();
+        await using var c = await ConnectAsync();
+        await c.CommandAsync("event plain DTMF");
+        var a = NewUuid();
+        await c.ApiAsync($"originate {{origination_uuid={a}}}user/15550000100 '&socket(127.0.0.1:{server.Port} async full)'");
+        await using var s = await server.AcceptAsync();
+        await s.CommandAsync("connect");
+        await s.CommandAsync("myevents");
+        await c.ApiAsync($"uuid_recv_dtmf {a} 1");
+        await s.WaitForEventAsync("DTMF", a);
+        await c.WaitForEventAsync("DTMF", a);
+        Assert.That((await s.CommandAsync("divert_events on")).ReplyText, Is.EqualTo("+OK events diverted"));
+        await c.ApiAsync($"uuid_recv_dtmf {a} 2");
+        var d = (EslEvent)await s.WaitForEventAsync("DTMF", a);
+        Assert.That(d["DTMF-Digit"], Is.EqualTo("2"));
+        await Task.Delay(200);
+        Assert.That(c.Events.Count(e => e.EventName == "DTMF"), Is.EqualTo(1), "the inbound connection no longer sees the channel's DTMF");
+    }
+}
