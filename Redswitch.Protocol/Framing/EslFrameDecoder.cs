@@ -86,9 +86,11 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
         var from = Math.Max(0, _scanned - 2);
         var region = span[from..];
         var end = region.IndexOf("\n\n"u8);
-        var crEnd = region[..(end < 0 ? region.Length : end)].IndexOf("\n\r\n"u8);
+        // A "\n\r\n" that starts before the first "\n\n" ends the block first; it can reach
+        // one byte past that "\n\n"'s start ("\n\r\n\n").
+        var crEnd = region[..(end < 0 ? region.Length : Math.Min(region.Length, end + 2))].IndexOf("\n\r\n"u8);
         int terminator;
-        if (crEnd >= 0)
+        if (crEnd >= 0 && (end < 0 || crEnd < end))
         {
             end = crEnd;
             terminator = 2;

@@ -328,8 +328,14 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
                 && name.IndexOf(':') < 0;
         }
 
-        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(name.Length)];
-        var n = Encoding.UTF8.GetBytes(name, utf8);
+        var n = Encoding.UTF8.GetByteCount(name);
+        if (n >= line.Length)
+        {
+            return false;
+        }
+
+        Span<byte> utf8 = n <= 256 ? stackalloc byte[n] : new byte[n];
+        Encoding.UTF8.GetBytes(name, utf8);
         return line.Length > n && line[n] == (byte)':' && line[..n].IndexOf((byte)':') < 0 && EqualsAsciiIgnoreCase(line[..n], utf8[..n]);
     }
 

@@ -142,7 +142,6 @@ public class HeaderTests
     }
 
     [Test]
-    [Ignore("codec bug (since 1e262f6): EslHeaders.NameEquals stackallocs Encoding.UTF8.GetMaxByteCount(name.Length) bytes for every non-ASCII look-up name, with no bound; a long non-ASCII name overflows the stack and kills the process (StackOverflow cannot be caught; running this test today crashes the test host). Minimal input: any parsed headers, headers[new string('é', 4_000_000)] (12 MB of stack). Expected: null, as for any absent name (stackalloc only below a small bound, else rent or allocate; or return false early when the name's UTF-8 length exceeds the line).")]
     public void AHugeNonAsciiLookUpNameIsSimplyNotFound()
     {
         var headers = Outer("Content-Type: x/y\nX-Café: 1\n");

@@ -384,9 +384,9 @@ public class HostileInputTests
             Assert.That(m[0].Headers["Content-Length"], Is.EqualTo("4"));
         }));
         yield return Frame("CrLfFrameThenStrayBlankLine", Decodes("Content-Type: command/reply\r\nReply-Text: +OK\r\n\r\n\n" + Auth, 2, m =>
-            Assert.That(((CommandReply)m[0]).ReplyText, Is.EqualTo("+OK")))).Ignore("codec bug (since 1e262f6): EslFrameDecoder looks for \"\\n\\r\\n\" only before the first \"\\n\\n\" (region[..end]), so when a \"\\n\\r\\n\" is followed at once by \"\\n\" (\"\\n\\r\\n\\n\": the \"\\n\\n\" starts 2 bytes later and cuts the CR terminator short) the block is taken to end at the later \"\\n\\n\" and its \"\\r\" line fails as HeaderLineWithoutColon, while the same bytes read one at a time decode. Minimal input, one read: \"Content-Type: command/reply\\nReply-Text: +OK\\n\\r\\n\\n\". Expected: one CommandReply \"+OK\" (the terminator that starts first wins, as in libesl: search \"\\n\\r\\n\" in region[..(end + 2)]), whatever the split.");
+            Assert.That(((CommandReply)m[0]).ReplyText, Is.EqualTo("+OK"))));
         yield return Frame("LfCrLfThenLf", Decodes("Content-Type: command/reply\nReply-Text: +OK\n\r\n\n" + Auth, 2, m =>
-            Assert.That(((CommandReply)m[0]).ReplyText, Is.EqualTo("+OK")))).Ignore("codec bug (since 1e262f6): EslFrameDecoder looks for \"\\n\\r\\n\" only before the first \"\\n\\n\" (region[..end]), so when a \"\\n\\r\\n\" is followed at once by \"\\n\" (\"\\n\\r\\n\\n\": the \"\\n\\n\" starts 2 bytes later and cuts the CR terminator short) the block is taken to end at the later \"\\n\\n\" and its \"\\r\" line fails as HeaderLineWithoutColon, while the same bytes read one at a time decode. Minimal input, one read: \"Content-Type: command/reply\\nReply-Text: +OK\\n\\r\\n\\n\". Expected: one CommandReply \"+OK\" (the terminator that starts first wins, as in libesl: search \"\\n\\r\\n\" in region[..(end + 2)]), whatever the split.");
+            Assert.That(((CommandReply)m[0]).ReplyText, Is.EqualTo("+OK"))));
         yield return Frame("LfCrLfInsideBodyIsBody", Decodes(Api + "Content-Length: 7\n\na\n\r\nb\n\n" + Auth, 2, m =>
             Assert.That(m[0].BodyText, Is.EqualTo("a\n\r\nb\n\n"))));
     }
