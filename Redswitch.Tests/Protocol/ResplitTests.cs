@@ -206,6 +206,37 @@ public class ResplitTests
         }
     }
 
+    [Test]
+    public void BuiltFrameStreamsDecodeBackToTheSameFramesUnderAnySplit()
+    {
+        // Bodies full of frame-like text: only Content-Length may decide where a frame ends.
+        var random = new Random(2026);
+        var nasty = new[] { "\n\n", "Content-Length: 99\n", "Content-Type: auth/request\n\n", "\n\r\n", "%", "é", ":", "\r" };
+        string Text() => string.Concat(Enumerable.Range(0, random.Next(0, 12)).Select(_ => random.Next(3) == 0 ? nasty[random.Next(nasty.Length)] : ((char)random.Next('a', 'z' + 1)).ToString()));
+
+        var built = new List<EslMessage>();
+        for (var i = 0; i < 400; i++)
+        {
+            built.Add((i % 5) switch
+            {
+                0 => ApiResponse.Create(Text()),
+                1 => CommandReply.Create("+OK " + i, ("Job-UUID", $"j-{i}")),
+                2 => EslEvent.Create(EslEventFormat.Plain, new[] { KeyValuePair.Create("Event-Name", "BACKGROUND_JOB"), KeyValuePair.Create("X", Text()) }, Text()),
+                3 => EslEvent.Create(EslEventFormat.Json, new[] { KeyValuePair.Create("Event-Name", "CUSTOM"), KeyValuePair.Create("X", Text()) }, Text()),
+                _ => DisconnectNotice.Linger($"u{i}", "loopback/1-a", i),
+            });
+        }
+
+        var bytes = built.SelectMany(m => m.Wire.ToArray()).ToArray();
+        var expected = Fingerprints(built);
+        AssertSame(expected, DecodeHarness.DecodeFrames(bytes), "whole");
+        for (var i = 0; i < 200; i++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 400)).Select(_ => random.Next(1, bytes.Length)).Distinct().Order();
+            AssertSame(expected, DecodeHarness.DecodeFrames(DecodeHarness.Split(bytes, cuts)), $"split {i}");
+        }
+    }
+
     // ---------------------------------------------------------------- facts that matter
 
     private static IEnumerable<TestCaseData> OutboundCaptures() =>
