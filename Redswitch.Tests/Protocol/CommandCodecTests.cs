@@ -404,6 +404,51 @@ public class CommandCodecTests
         Assert.That(decoded.BodyText, Is.EqualTo("a\nb"));
     }
 
+    [Test]
+    public void CommandStreamsGiveTheSameCommandsUnderRandomSplits()
+    {
+        var random = new Random(4242);
+        var separators = new[] { string.Empty, "\n", "\r\n", "\r\r\n\n" };
+        var built = new List<EslCommand>();
+        var stream = new List<byte>();
+        for (var i = 0; i < 300; i++)
+        {
+            var command = (i % 6) switch
+            {
+                0 => EslCommands.Api("uuid_exists " + i),
+                1 => EslCommands.SendMsgExecute($"u{i}", "set", i % 12 == 1 ? $"multi\nline\n\n{i}" : $"x={i}", eventLock: i % 4 == 1),
+                2 => EslCommands.BgApi("originate loopback/" + i, $"job-{i}"),
+                3 => EslCommands.SendEvent("CUSTOM", new[] { ("X-N", i.ToString()) }, i % 2 == 1 ? $"body\r\n\r\n{i}" : null),
+                4 => EslCommands.SendMsgHangup(null, "NORMAL_CLEARING"),
+                _ => EslCommands.Filter("Unique-ID", $"u{i}"),
+            };
+            built.Add(command);
+            stream.AddRange(Encoding.ASCII.GetBytes(separators[random.Next(separators.Length)]));
+            var wire = Encoding.UTF8.GetString(command.Wire.Span);
+            if (command.Body.IsEmpty && random.Next(3) == 0)
+            {
+                wire = wire.Replace("\n", "\r\n"); // CRLF line ends, as FreeSWITCH accepts them
+            }
+
+            stream.AddRange(Encoding.UTF8.GetBytes(wire));
+        }
+
+        var bytes = stream.ToArray();
+        for (var i = 0; i < 300; i++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 300)).Select(_ => random.Next(1, bytes.Length)).Distinct().Order();
+            var decoded = DecodeHarness.DecodeCommands(DecodeHarness.Split(bytes, cuts));
+
+            Assert.That(decoded, Has.Count.EqualTo(built.Count), $"split {i}");
+            for (var c = 0; c < built.Count; c++)
+            {
+                Assert.That(decoded[c].Line, Is.EqualTo(built[c].Line), $"split {i} command {c}");
+                Assert.That(decoded[c].Headers.Select(h => (h.Name, h.Value)), Is.EqualTo(built[c].Headers.Select(h => (h.Name, h.Value))), $"split {i} command {c}");
+                Assert.That(decoded[c].Body.ToArray(), Is.EqualTo(built[c].Body.ToArray()), $"split {i} command {c}");
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- encoders in a pipeline
 
     [Test]

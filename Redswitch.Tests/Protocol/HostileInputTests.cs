@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using DotNetty.Buffers;
 using DotNetty.Codecs;
@@ -640,6 +639,29 @@ public class HostileInputTests
         Assert.That(run.Errors, Is.Empty);
         Assert.That(run.Messages, Has.Count.EqualTo(2));
         Assert.That(((CommandReply)run.Messages[0]).ReplyText, Is.EqualTo("+OK"));
+    }
+
+    [Test]
+    public void ALongCommandHeaderLineInSmallReadsIsScannedOnce()
+    {
+        // Same as the command line, for a header line after some complete ones.
+        var decoder = new EslCommandDecoder();
+        var channel = new EmbeddedChannel(decoder);
+        var head = "sendmsg\r\ncall-command: execute\r\nexecute-app-arg: ";
+        channel.WriteInbound(Unpooled.WrappedBuffer(B(head)));
+        var buffered = head.Length;
+        for (var i = 0; i < 8192; i++)
+        {
+            channel.WriteInbound(Unpooled.WrappedBuffer(Enumerable.Repeat((byte)'a', 128).ToArray()));
+            buffered += 128;
+            Assert.That(decoder.ScannedBytes, Is.EqualTo(buffered), $"after read {i}");
+        }
+
+        channel.WriteInbound(Unpooled.WrappedBuffer(B("\r\n\r\n")));
+        var command = channel.ReadInbound<EslCommand>();
+        Assert.That(command.Headers["execute-app-arg"], Has.Length.EqualTo(8192 * 128));
+        Assert.That(command.Headers["call-command"], Is.EqualTo("execute"));
+        channel.FinishAndReleaseAll();
     }
 
     [Test]
