@@ -1,0 +1,281 @@
+using System.Collections;
+using System.Text;
+
+namespace Redswitch.Protocol.Headers;
+
+/// <summary>
+/// An ordered, read-only list of headers. Look-ups are ASCII case-insensitive and return the
+/// first of duplicates. Parsed headers keep only offsets into the frame's bytes: a name or
+/// value becomes a string only when it is asked for, and short ASCII ones come from a pool.
+/// </summary>
+public sealed class EslHeaders : IReadOnlyList<EslHeader>
+{
+    private const string ArrayPrefix = "ARRAY::";
+    private const int Stride = 4; // nameStart, nameLength, valueStart, valueLength
+
+    private readonly byte[]? _data;
+    private readonly int[]? _index;
+    private readonly bool _urlDecode;
+    private readonly string[]? _names;
+    private readonly string[]? _values;
+
+    public static EslHeaders Empty { get; } = new(Array.Empty<string>(), Array.Empty<string>());
+
+    private EslHeaders(byte[] data, int[] index, int count, bool urlDecode)
+    {
+        _data = data;
+        _index = index;
+        Count = count;
+        _urlDecode = urlDecode;
+    }
+
+    private EslHeaders(string[] names, string[] values)
+    {
+        _names = names;
+        _values = values;
+        Count = names.Length;
+    }
+
+    public int Count { get; }
+
+    public EslHeader this[int index] => new(GetName(index), GetValue(index));
+
+    /// <summary>The first value of <paramref name="name"/>, decoded, or null.</summary>
+    public string? this[string name] => IndexOf(name) is var i and >= 0 ? GetValue(i) : null;
+
+    /// <summary>Builds headers from values already decoded (JSON events, built messages).</summary>
+    public static EslHeaders FromValues(IEnumerable<KeyValuePair<string, string>> headers)
+    {
+        var list = headers as ICollection<KeyValuePair<string, string>> ?? headers.ToList();
+        var names = new string[list.Count];
+        var values = new string[list.Count];
+        var i = 0;
+        foreach (var (name, value) in list)
+        {
+            names[i] = name;
+            values[i] = value;
+            i++;
+        }
+
+        return new EslHeaders(names, values);
+    }
+
+    /// <summary>
+    /// Indexes the header lines of <paramref name="data"/>[start, start+length) (the block without
+    /// its closing empty line). With <paramref name="strict"/>, a line without ':' is a framing
+    /// error; otherwise it is skipped.
+    /// </summary>
+    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs)
+    {
+        var block = data.AsSpan(start, length);
+        var lines = block.Count((byte)'\n') + (length > 0 && block[^1] != (byte)'\n' ? 1 : 0);
+        var index = new int[lines * Stride];
+        var count = 0;
+        var pos = 0;
+        while (pos < block.Length)
+        {
+            var rest = block[pos..];
+            var nl = rest.IndexOf((byte)'\n');
+            var lineLength = nl < 0 ? rest.Length : nl;
+            var line = rest[..lineLength];
+            while (!line.IsEmpty && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            var colon = line.IndexOf((byte)':');
+            if (colon < 0)
+            {
+                if (strict && !line.IsEmpty)
+                {
+                    throw new EslCodecException(EslCodecError.HeaderLineWithoutColon, $"header line without ':' ({Preview(line)})");
+                }
+            }
+            else
+            {
+                var valueStart = colon + 1;
+                while (valueStart < line.Length && (line[valueStart] == (byte)' ' || (skipTabs && line[valueStart] == (byte)'\t')))
+                {
+                    valueStart++;
+                }
+
+                var o = count * Stride;
+                index[o] = start + pos;
+                index[o + 1] = colon;
+                index[o + 2] = start + pos + valueStart;
+                index[o + 3] = line.Length - valueStart;
+                count++;
+            }
+
+            pos += lineLength + 1;
+        }
+
+        return new EslHeaders(data, index, count, urlDecode);
+    }
+
+    internal static string Preview(ReadOnlySpan<byte> line)
+    {
+        var shown = line.Length > 40 ? line[..40] : line;
+        var text = Encoding.UTF8.GetString(shown);
+        var clean = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            clean.Append(char.IsControl(c) ? '?' : c);
+        }
+
+        return line.Length > 40 ? clean + "…" : clean.ToString();
+    }
+
+    public string GetName(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index));
+        }
+
+        return _names?[index] ?? StringPool.Names.Get(NameSpan(index));
+    }
+
+    public string GetValue(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index));
+        }
+
+        if (_values is not null)
+        {
+            return _values[index];
+        }
+
+        var raw = RawValueSpan(index);
+        if (!_urlDecode || raw.IndexOf((byte)'%') < 0)
+        {
+            return StringPool.Values.Get(raw);
+        }
+
+        if (raw.Length > 1024)
+        {
+            return EslUrlEncoding.Decode(raw);
+        }
+
+        Span<byte> decoded = stackalloc byte[raw.Length];
+        var length = EslUrlEncoding.DecodeBytes(raw, decoded);
+        return StringPool.Values.Get(decoded[..length]);
+    }
+
+    /// <summary>The value as it stood on the wire (not URL-decoded).</summary>
+    public string GetRawValue(int index)
+    {
+        if (_values is not null)
+        {
+            return _values[index];
+        }
+
+        return Encoding.UTF8.GetString(RawValueSpan(index));
+    }
+
+    /// <summary>Index of the first header called <paramref name="name"/> (any case), or -1.</summary>
+    public int IndexOf(string name)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (NameEquals(i, name))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    public bool Contains(string name) => IndexOf(name) >= 0;
+
+    public bool TryGetValue(string name, out string value)
+    {
+        var i = IndexOf(name);
+        value = i >= 0 ? GetValue(i) : string.Empty;
+        return i >= 0;
+    }
+
+    /// <summary>The first value of <paramref name="name"/> without URL-decoding, or null.</summary>
+    public string? GetRaw(string name) => IndexOf(name) is var i and >= 0 ? GetRawValue(i) : null;
+
+    /// <summary>Every value of <paramref name="name"/>, duplicates included, in order.</summary>
+    public IEnumerable<string> GetAll(string name)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (NameEquals(i, name))
+            {
+                yield return GetValue(i);
+            }
+        }
+    }
+
+    /// <summary>The items of the first <paramref name="name"/>: <c>ARRAY::a|:b</c> gives a and b.</summary>
+    public IReadOnlyList<string> GetValues(string name)
+    {
+        var value = this[name];
+        if (value is null)
+        {
+            return Array.Empty<string>();
+        }
+
+        return value.StartsWith(ArrayPrefix, StringComparison.Ordinal)
+            ? value[ArrayPrefix.Length..].Split("|:")
+            : new[] { value };
+    }
+
+    public Enumerator GetEnumerator() => new(this);
+
+    IEnumerator<EslHeader> IEnumerable<EslHeader>.GetEnumerator() => GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>The first <paramref name="count"/> headers, sharing this list's storage.</summary>
+    internal EslHeaders Take(int count) => _names is not null
+        ? new EslHeaders(_names[..count], _values![..count])
+        : new EslHeaders(_data!, _index!, count, _urlDecode);
+
+    internal bool NameIs(int index, string name) => NameEquals(index, name);
+
+    internal ReadOnlySpan<byte> NameSpan(int index) => _data.AsSpan(_index![index * Stride], _index[(index * Stride) + 1]);
+
+    internal ReadOnlySpan<byte> RawValueSpan(int index) => _data.AsSpan(_index![(index * Stride) + 2], _index[(index * Stride) + 3]);
+
+    private bool NameEquals(int index, string name)
+    {
+        if (_names is not null)
+        {
+            return string.Equals(_names[index], name, StringComparison.OrdinalIgnoreCase);
+        }
+
+        var o = index * Stride;
+        return _index![o + 1] == name.Length && Ascii.EqualsIgnoreCase(_data.AsSpan(_index[o], name.Length), name);
+    }
+
+    public struct Enumerator : IEnumerator<EslHeader>
+    {
+        private readonly EslHeaders _headers;
+        private int _position;
+
+        internal Enumerator(EslHeaders headers)
+        {
+            _headers = headers;
+            _position = -1;
+        }
+
+        public readonly EslHeader Current => _headers[_position];
+
+        readonly object IEnumerator.Current => Current;
+
+        public bool MoveNext() => ++_position < _headers.Count;
+
+        public void Reset() => _position = -1;
+
+        public readonly void Dispose()
+        {
+        }
+    }
+}
