@@ -803,6 +803,18 @@ public sealed class CallOwner
         }
     }
 
+    /// <summary>Nothing was sent (the link dropped before the originate): forget the call without publishing.</summary>
+    public void ForceEndSilently()
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            _ended = true;
+            _ctx.Registry.MarkEnded();
+            _endedTcs.TrySetResult();
+        }
+    }
+
     /// <summary>Last resort when FreeSWITCH cannot be reached at exit: every side still ends in Redis.</summary>
     public void ForceEnd(string cause)
     {

@@ -83,7 +83,7 @@ public sealed class RedswitchOptions
         var eslUrl = Get("ESL_URL") ?? "127.0.0.1";
         foreach (var item in eslUrl.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            if (RedisUrl.TryParseHostPort(item, eslPort, out var h, out var p, out var e)) nodes.Add(new EslNode(h, p));
+            if (Redswitch.Server.Configuration.RedisUrl.TryParseHostPort(item, eslPort, out var h, out var p, out var e)) nodes.Add(new EslNode(h, p));
             else errs.Add($"ESL_URL={Show(item)}: {e}");
         }
         if (nodes.Count == 0 && errs.Count == 0) errs.Add("ESL_URL: names no FreeSWITCH host");
@@ -94,20 +94,20 @@ public sealed class RedswitchOptions
 
         var redisTimeout = Int("PUBSUB_REDIS_TIMEOUT", 10, 1, 3600);
         var redisUrl = Get("PUBSUB_REDIS_URL") ?? "redis://127.0.0.1:6379";
-        if (!Configuration.RedisUrl.TryParse(redisUrl, redisTimeout, out var redis, out var redisError))
+        if (!Redswitch.Server.Configuration.RedisUrl.TryParse(redisUrl, redisTimeout, out var redis, out var redisError))
             errs.Add($"PUBSUB_REDIS_URL={MaskUrl(redisUrl)}: {redisError}");
 
         IPEndPoint ParseEp(string name, string def)
         {
             var v = Get(name) ?? def;
-            if (Configuration.RedisUrl.TryParseIpEndPoint(v, out var ep, out var e)) return ep;
+            if (Redswitch.Server.Configuration.RedisUrl.TryParseIpEndPoint(v, out var ep, out var e)) return ep;
             errs.Add($"{name}={Show(v)}: {e}");
             return new IPEndPoint(IPAddress.Loopback, 0);
         }
 
         var outboundListen = ParseEp("OUTBOUND_LISTEN", "0.0.0.0:8084");
         var advertise = Get("OUTBOUND_ADVERTISE");
-        if (advertise is not null && (!Configuration.RedisUrl.TryParseHostPort(advertise, -1, out _, out var ap, out var ae) || ap < 0))
+        if (advertise is not null && (!Redswitch.Server.Configuration.RedisUrl.TryParseHostPort(advertise, -1, out _, out var ap, out var ae) || ap < 0))
             errs.Add($"OUTBOUND_ADVERTISE={Show(advertise)}: {(ae.Length > 0 ? ae : "needs host:port")}");
 
         var allow = new List<Cidr>();
