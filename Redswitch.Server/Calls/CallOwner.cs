@@ -265,6 +265,9 @@ public sealed class CallOwner
     {
         lock (_gate)
         {
+            // While the socket is up it reports every leg (one filter per uuid), in order with the replies to
+            // our commands; the control link's copy is only needed once the socket is gone.
+            if (!fromSocket && SocketAlive) return;
             var leg = LegOf(evt.UniqueId);
             if (leg is null) return;
             switch (evt.EventName)
@@ -620,14 +623,21 @@ public sealed class CallOwner
     /// <summary>Hangs up every live leg: answered ones with <paramref name="answeredCause"/>, ringing ones with ORIGINATOR_CANCEL.</summary>
     private void KillLegs(string answeredCause, Action? onAccepted, Action? onUnavailable = null)
     {
+        // The first reply from FreeSWITCH acknowledges (so the ack precedes the hangup-events that follow
+        // it on the same connection); a failure only when no command could be carried at all.
         var pending = 1;
-        var anyFailed = false;
+        var answered = false;
         void Done(bool ok)
         {
-            if (!ok) anyFailed = true;
-            if (--pending == 0)
+            if (ok && !answered)
             {
-                if (anyFailed && onUnavailable is not null) onUnavailable();
+                answered = true;
+                onAccepted?.Invoke();
+            }
+            if (--pending == 0 && !answered)
+            {
+                answered = true;
+                if (onUnavailable is not null) onUnavailable();
                 else onAccepted?.Invoke();
             }
         }
@@ -652,7 +662,15 @@ public sealed class CallOwner
                 if (!_link.TryApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); })) Done(false);
             }
         }
-        Done(true);
+        if (pending == 1 && !answered)
+        {
+            // nothing left to hang up
+            answered = true;
+            pending = 0;
+            onAccepted?.Invoke();
+            return;
+        }
+        Done(false);
     }
 
     private bool Kill(Leg leg, string cause, Action<bool>? done)

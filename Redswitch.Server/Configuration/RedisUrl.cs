@@ -56,7 +56,7 @@ public static class RedisUrl
         return true;
     }
 
-    public static bool TryParseHostPort(string value, int defaultPort, out string host, out int port, out string error)
+    public static bool TryParseHostPort(string value, int defaultPort, out string host, out int port, out string error, bool allowZeroPort = false)
     {
         host = "";
         port = defaultPort;
@@ -91,8 +91,8 @@ public static class RedisUrl
             { error = "has an invalid host name"; return false; }
         if (portText.Length > 0 || value.EndsWith(':'))
         {
-            if (!int.TryParse(portText, System.Globalization.NumberStyles.None, null, out port) || port < 1 || port > 65535)
-            { error = "has a port out of range (1-65535)"; return false; }
+            if (!int.TryParse(portText, System.Globalization.NumberStyles.None, null, out port) || port < (allowZeroPort ? 0 : 1) || port > 65535)
+            { error = allowZeroPort ? "has a port out of range (0-65535)" : "has a port out of range (1-65535)"; return false; }
         }
         return true;
     }
@@ -100,7 +100,7 @@ public static class RedisUrl
     public static bool TryParseIpEndPoint(string value, out IPEndPoint endPoint, out string error)
     {
         endPoint = new IPEndPoint(IPAddress.Loopback, 0);
-        if (!TryParseHostPort(value, -1, out var host, out var port, out error)) return false;
+        if (!TryParseHostPort(value, -1, out var host, out var port, out error, allowZeroPort: true)) return false;
         if (port < 0) { error = "needs ip:port"; return false; }
         if (!IPAddress.TryParse(host, out var ip)) { error = "needs an IP address, not a host name"; return false; }
         endPoint = new IPEndPoint(ip, port);

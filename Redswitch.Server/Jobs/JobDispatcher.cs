@@ -197,10 +197,10 @@ public sealed class JobDispatcher
         _metrics.JobsFailed.WithLabels(cause.StartsWith("missing", StringComparison.Ordinal) ? "missing" : cause.StartsWith("invalid", StringComparison.Ordinal) ? "invalid" : cause).Inc();
         var publish = dialId is not null && !_registry.Contains(dialId) &&
                       !await _db.KeyExistsAsync(RedisKeys.Dialled(dialId)).ConfigureAwait(false);
-        if (publish)
-            _ctx.Publisher.Event(dialId!, orgId, userId, Json.JobFailure(cause));
         _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId ?? "(none)");
         await DeadLetterAsync(raw, cause).ConfigureAwait(false);
+        if (publish)
+            _ctx.Publisher.Event(dialId!, orgId, userId, Json.JobFailure(cause));
     }
 
     private async Task DeadLetterAsync(string raw, string cause)
