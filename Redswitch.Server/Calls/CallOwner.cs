@@ -49,6 +49,10 @@ public sealed class CallOwner
         public bool Complete;
         public bool KillSent;
         public string? Cause;
+        /// <summary>False until FreeSWITCH accepted the leg's originate (call-start / barge ack go first).</summary>
+        public bool Ready = true;
+        public bool PendingAnswer;
+        public string? PendingHangup;
         public bool Alive => Dialled && !HangupPublished;
     }
 
@@ -79,7 +83,6 @@ public sealed class CallOwner
     private EslSession? _socket;
     private bool _exitSent;
     private bool _callStarted;
-    private bool _answerAPending;
     private bool _ended;
     private bool _aHangupSent;
     private bool _hangupRequested;
@@ -110,7 +113,7 @@ public sealed class CallOwner
         _ctx = ctx;
         _link = link;
         _scope = [new("dial_id", job.DialId)];
-        _a = new Leg(0, Guid.NewGuid().ToString());
+        _a = new Leg(0, Guid.NewGuid().ToString()) { Ready = false };
         _b = new Leg(1, Guid.NewGuid().ToString());
     }
 
@@ -159,8 +162,7 @@ public sealed class CallOwner
                 _callStarted = true;
                 _ctx.Publisher.ResetHistory(Job.OrgId, Job.UserId);
                 PublishEvent(Json.CallStart(DialId));
-                if (_answerAPending) AnswerLeg(_a);
-                if (_pendingAHangup is not null) HangupLeg(_a, _pendingAHangup);
+                MakeReady(_a);
                 if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
             }
             else
@@ -353,9 +355,9 @@ public sealed class CallOwner
     private void AnswerLeg(Leg leg)
     {
         if (!leg.Dialled || leg.AnswerPublished || leg.HangupPublished) return;
-        if (!_callStarted)
+        if (!leg.Ready)
         {
-            if (leg == _a) _answerAPending = true;
+            leg.PendingAnswer = true;
             return;
         }
         leg.AnswerPublished = true;
@@ -367,11 +369,11 @@ public sealed class CallOwner
     private void HangupLeg(Leg leg, string cause)
     {
         if (!leg.Dialled || leg.HangupPublished) return;
-        if (!_callStarted && leg == _a)
+        if (!leg.Ready)
         {
-            // The BACKGROUND_JOB / hangup overtook our own reply: wait for call-start. (Cannot happen on one
-            // connection, but the hangup may come from the socket.)
-            _pendingAHangup = cause;
+            // The leg's events overtook the reply to its originate (they travel on another connection):
+            // call-start or the barge ack is published first.
+            leg.PendingHangup ??= cause;
             return;
         }
         leg.HangupPublished = true;
@@ -401,7 +403,13 @@ public sealed class CallOwner
         CheckDone();
     }
 
-    private string? _pendingAHangup;
+    /// <summary>The originate of this leg was accepted: publish what waited for it.</summary>
+    private void MakeReady(Leg leg)
+    {
+        leg.Ready = true;
+        if (leg.PendingAnswer) AnswerLeg(leg);
+        if (leg.PendingHangup is { } cause) HangupLeg(leg, cause);
+    }
 
     private void HangupCaller(string cause)
     {
@@ -641,26 +649,27 @@ public sealed class CallOwner
                 else onAccepted?.Invoke();
             }
         }
-        foreach (var leg in new[] { _g, _b })
+        // The barger first (its eavesdrop would otherwise end with the caller), then the caller, whose cause
+        // FreeSWITCH hands to the bridged callee, then the callee.
+        if (_g is { Alive: true })
         {
-            if (leg is not { Alive: true } || !leg.Seen && leg == _b) continue;
             pending++;
-            if (!Kill(leg, leg.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
+            if (!Kill(_g, _g.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
         }
         if (_a.Alive)
         {
             pending++;
             _aHangupSent = true;
             _a.KillSent = true;
-            if (SocketAlive)
-            {
-                if (!_socket!.TrySend(EslCommands.SendMsgHangup(null, answeredCause), r => { lock (_gate) Done(r is not null); })) Done(false);
-            }
-            else
-            {
-                var cause = _a.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL";
-                if (!_link.TryApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); })) Done(false);
-            }
+            // uuid_kill, not a queued sendmsg hangup: it acts at once, before the callee's kill can end the
+            // bridge and let hangup_after_bridge hang the caller up with NORMAL_CLEARING.
+            var cause = _a.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL";
+            if (!SendApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); })) Done(false);
+        }
+        if (_b is { Alive: true, Seen: true })
+        {
+            pending++;
+            if (!Kill(_b, _b.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
         }
         if (pending == 1 && !answered)
         {
@@ -698,7 +707,7 @@ public sealed class CallOwner
             Refuse("barge", "call not answered", id);
             return;
         }
-        var leg = new Leg(2, _nextBargeUuid) { Dialled = true };
+        var leg = new Leg(2, _nextBargeUuid) { Dialled = true, Ready = false };
         _g = leg;
         _mode = 0;
         _modeBeforeThreeway = 0;
@@ -715,6 +724,7 @@ public sealed class CallOwner
                 if (reply is CommandReply { IsOk: true })
                 {
                     Ack("barge", id, received);
+                    MakeReady(leg);
                 }
                 else
                 {
@@ -843,6 +853,14 @@ public sealed class CallOwner
                 if (leg is { Alive: true }) HangupLeg(leg, cause);
             EndCall("completed");
         }
+    }
+
+    /// <summary>Closes the outbound socket as a crash or network fault would (tests).</summary>
+    internal void DropSocketForTest()
+    {
+        EslSession? s;
+        lock (_gate) s = _socket;
+        s?.Close();
     }
 
     // ------------------------------------------------------------------ helpers

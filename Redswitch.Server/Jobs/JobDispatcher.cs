@@ -194,7 +194,7 @@ public sealed class JobDispatcher
 
     private async Task RefuseAsync(string raw, string cause, string? dialId, string? orgId, string? userId)
     {
-        _metrics.JobsFailed.WithLabels(cause.StartsWith("missing", StringComparison.Ordinal) ? "missing" : cause.StartsWith("invalid", StringComparison.Ordinal) ? "invalid" : cause).Inc();
+        _metrics.JobsFailed.WithLabels(cause).Inc(); // a fixed set: invalid json, unknown type, missing/invalid <field>, expired
         var publish = dialId is not null && !_registry.Contains(dialId) &&
                       !await _db.KeyExistsAsync(RedisKeys.Dialled(dialId)).ConfigureAwait(false);
         _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId ?? "(none)");
