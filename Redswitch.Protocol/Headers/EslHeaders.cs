@@ -11,22 +11,24 @@ namespace Redswitch.Protocol.Headers;
 public sealed class EslHeaders : IReadOnlyList<EslHeader>
 {
     private const string ArrayPrefix = "ARRAY::";
-    private const int Stride = 4; // nameStart, nameLength, valueStart, valueLength
+    private const int Stride = 2; // lineStart, lineLength (without LF and trailing CRs)
 
     private readonly byte[]? _data;
     private readonly int[]? _index;
     private readonly bool _urlDecode;
+    private readonly bool _skipTabs;
     private readonly string[]? _names;
     private readonly string[]? _values;
 
     public static EslHeaders Empty { get; } = new(Array.Empty<string>(), Array.Empty<string>());
 
-    private EslHeaders(byte[] data, int[] index, int count, bool urlDecode)
+    private EslHeaders(byte[] data, int[] index, int count, bool urlDecode, bool skipTabs)
     {
         _data = data;
         _index = index;
         Count = count;
         _urlDecode = urlDecode;
+        _skipTabs = skipTabs;
     }
 
     private EslHeaders(string[] names, string[] values)
@@ -38,7 +40,23 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
 
     public int Count { get; }
 
-    public EslHeader this[int index] => new(GetName(index), GetValue(index));
+    public EslHeader this[int index]
+    {
+        get
+        {
+            if (_names is not null)
+            {
+                return new(GetName(index), GetValue(index));
+            }
+
+            CheckIndex(index);
+
+            // One scan of the line serves both halves.
+            var line = Line(index);
+            var colon = line.IndexOf((byte)':');
+            return new(StringPool.Names.Get(line[..colon]), Materialise(ValueAfter(line, colon)));
+        }
+    }
 
     /// <summary>The first value of <paramref name="name"/>, decoded, or null.</summary>
     public string? this[string name] => IndexOf(name) is var i and >= 0 ? GetValue(i) : null;
@@ -65,7 +83,15 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     /// its closing empty line). With <paramref name="strict"/>, a line without ':' is a framing
     /// error; otherwise it is skipped.
     /// </summary>
-    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs)
+    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs) =>
+        Parse(data, start, length, urlDecode, strict, skipTabs, stopAtEmptyLine: false, out _);
+
+    /// <summary>
+    /// As <see cref="Parse(byte[], int, int, bool, bool, bool)"/>; with <paramref name="stopAtEmptyLine"/>
+    /// the block ends at the first empty line, and <paramref name="consumed"/> counts the bytes
+    /// up to and including it (so a body search needs no second scan).
+    /// </summary>
+    internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs, bool stopAtEmptyLine, out int consumed)
     {
         var block = data.AsSpan(start, length);
         var lines = block.Count((byte)'\n') + (length > 0 && block[^1] != (byte)'\n' ? 1 : 0);
@@ -83,6 +109,12 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
                 line = line[..^1];
             }
 
+            if (stopAtEmptyLine && line.IsEmpty)
+            {
+                pos += lineLength + 1;
+                break;
+            }
+
             var colon = line.IndexOf((byte)':');
             if (colon < 0)
             {
@@ -93,24 +125,17 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             }
             else
             {
-                var valueStart = colon + 1;
-                while (valueStart < line.Length && (line[valueStart] == (byte)' ' || (skipTabs && line[valueStart] == (byte)'\t')))
-                {
-                    valueStart++;
-                }
-
                 var o = count * Stride;
                 index[o] = start + pos;
-                index[o + 1] = colon;
-                index[o + 2] = start + pos + valueStart;
-                index[o + 3] = line.Length - valueStart;
+                index[o + 1] = line.Length;
                 count++;
             }
 
             pos += lineLength + 1;
         }
 
-        return new EslHeaders(data, index, count, urlDecode);
+        consumed = Math.Min(pos, length);
+        return new EslHeaders(data, index, count, urlDecode, skipTabs);
     }
 
     internal static string Preview(ReadOnlySpan<byte> line)
@@ -128,27 +153,23 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
 
     public string GetName(int index)
     {
-        if ((uint)index >= (uint)Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index));
-        }
-
+        CheckIndex(index);
         return _names?[index] ?? StringPool.Names.Get(NameSpan(index));
     }
 
     public string GetValue(int index)
     {
-        if ((uint)index >= (uint)Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index));
-        }
-
+        CheckIndex(index);
         if (_values is not null)
         {
             return _values[index];
         }
 
-        var raw = RawValueSpan(index);
+        return Materialise(RawValueSpan(index));
+    }
+
+    private string Materialise(ReadOnlySpan<byte> raw)
+    {
         if (!_urlDecode || raw.IndexOf((byte)'%') < 0)
         {
             return StringPool.Values.Get(raw);
@@ -167,12 +188,21 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     /// <summary>The value as it stood on the wire (not URL-decoded).</summary>
     public string GetRawValue(int index)
     {
+        CheckIndex(index);
         if (_values is not null)
         {
             return _values[index];
         }
 
         return Encoding.UTF8.GetString(RawValueSpan(index));
+    }
+
+    private void CheckIndex(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"there are {Count} headers");
+        }
     }
 
     /// <summary>Index of the first header called <paramref name="name"/> (any case), or -1.</summary>
@@ -236,13 +266,34 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     /// <summary>The first <paramref name="count"/> headers, sharing this list's storage.</summary>
     internal EslHeaders Take(int count) => _names is not null
         ? new EslHeaders(_names[..count], _values![..count])
-        : new EslHeaders(_data!, _index!, count, _urlDecode);
+        : new EslHeaders(_data!, _index!, count, _urlDecode, _skipTabs);
 
     internal bool NameIs(int index, string name) => NameEquals(index, name);
 
-    internal ReadOnlySpan<byte> NameSpan(int index) => _data.AsSpan(_index![index * Stride], _index[(index * Stride) + 1]);
+    internal ReadOnlySpan<byte> NameSpan(int index)
+    {
+        var line = Line(index);
+        return line[..line.IndexOf((byte)':')];
+    }
 
-    internal ReadOnlySpan<byte> RawValueSpan(int index) => _data.AsSpan(_index![(index * Stride) + 2], _index[(index * Stride) + 3]);
+    internal ReadOnlySpan<byte> RawValueSpan(int index)
+    {
+        var line = Line(index);
+        return ValueAfter(line, line.IndexOf((byte)':'));
+    }
+
+    private ReadOnlySpan<byte> ValueAfter(ReadOnlySpan<byte> line, int colon)
+    {
+        var start = colon + 1;
+        while (start < line.Length && (line[start] == (byte)' ' || (_skipTabs && line[start] == (byte)'\t')))
+        {
+            start++;
+        }
+
+        return line[start..];
+    }
+
+    private ReadOnlySpan<byte> Line(int index) => _data.AsSpan(_index![index * Stride], _index[(index * Stride) + 1]);
 
     private bool NameEquals(int index, string name)
     {
@@ -251,8 +302,8 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             return string.Equals(_names[index], name, StringComparison.OrdinalIgnoreCase);
         }
 
-        var o = index * Stride;
-        return _index![o + 1] == name.Length && Ascii.EqualsIgnoreCase(_data.AsSpan(_index[o], name.Length), name);
+        var line = Line(index);
+        return line.Length > name.Length && line[name.Length] == (byte)':' && Ascii.EqualsIgnoreCase(line[..name.Length], name);
     }
 
     public struct Enumerator : IEnumerator<EslHeader>

@@ -184,33 +184,13 @@ public sealed class EslEvent : EslMessage
 
     private Parsed ParsePlain()
     {
-        var span = Body.Span;
-        var end = span.IndexOf("\n\n"u8);
-        int blockLength;
-        int innerBodyStart;
-        if (span.Length > 0 && span[0] == (byte)'\n')
-        {
-            blockLength = 0;
-            innerBodyStart = 1;
-        }
-        else if (end < 0)
-        {
-            blockLength = span.Length;
-            innerBodyStart = span.Length;
-        }
-        else
-        {
-            blockLength = end + 1;
-            innerBodyStart = end + 2;
-        }
-
-        var headers = EslHeaders.Parse(Frame, BodyOffset, blockLength, urlDecode: true, strict: false, skipTabs: true);
+        var headers = EslHeaders.Parse(Frame, BodyOffset, Body.Length, urlDecode: true, strict: false, skipTabs: true, stopAtEmptyLine: true, out var consumed);
         if (headers.Count > 0 && headers.NameIs(headers.Count - 1, HeaderNames.ContentLength))
         {
             headers = headers.Take(headers.Count - 1);
         }
 
-        return new Parsed(headers, Body[innerBodyStart..]);
+        return new Parsed(headers, Body[consumed..]);
     }
 
     private static Parsed ParseJson(ReadOnlySpan<byte> json)

@@ -84,19 +84,52 @@ public abstract class EslMessage
             return new UnknownMessage(frame, headers, bodyOffset, bodyLength);
         }
 
-        return type.ToLowerInvariant() switch
+        static bool Is(string type, string expected) => string.Equals(type, expected, StringComparison.OrdinalIgnoreCase);
+
+        // Events first: they are nearly all the traffic.
+        if (Is(type, ContentTypes.EventPlain))
         {
-            ContentTypes.AuthRequest => new AuthRequest(frame, headers, bodyOffset, bodyLength),
-            ContentTypes.CommandReply => new CommandReply(frame, headers, bodyOffset, bodyLength),
-            ContentTypes.ApiResponse => new ApiResponse(frame, headers, bodyOffset, bodyLength),
-            ContentTypes.EventPlain => new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Plain),
-            ContentTypes.EventJson => new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Json),
-            ContentTypes.EventXml => new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Xml),
-            ContentTypes.DisconnectNotice => new DisconnectNotice(frame, headers, bodyOffset, bodyLength),
-            ContentTypes.RudeRejection => new RudeRejection(frame, headers, bodyOffset, bodyLength),
-            ContentTypes.LogData => new LogData(frame, headers, bodyOffset, bodyLength),
-            _ => new UnknownMessage(frame, headers, bodyOffset, bodyLength),
-        };
+            return new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Plain);
+        }
+
+        if (Is(type, ContentTypes.EventJson))
+        {
+            return new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Json);
+        }
+
+        if (Is(type, ContentTypes.CommandReply))
+        {
+            return new CommandReply(frame, headers, bodyOffset, bodyLength);
+        }
+
+        if (Is(type, ContentTypes.ApiResponse))
+        {
+            return new ApiResponse(frame, headers, bodyOffset, bodyLength);
+        }
+
+        if (Is(type, ContentTypes.DisconnectNotice))
+        {
+            return new DisconnectNotice(frame, headers, bodyOffset, bodyLength);
+        }
+
+        if (Is(type, ContentTypes.AuthRequest))
+        {
+            return new AuthRequest(frame, headers, bodyOffset, bodyLength);
+        }
+
+        if (Is(type, ContentTypes.EventXml))
+        {
+            return new EslEvent(frame, headers, bodyOffset, bodyLength, EslEventFormat.Xml);
+        }
+
+        if (Is(type, ContentTypes.LogData))
+        {
+            return new LogData(frame, headers, bodyOffset, bodyLength);
+        }
+
+        return Is(type, ContentTypes.RudeRejection)
+            ? new RudeRejection(frame, headers, bodyOffset, bodyLength)
+            : new UnknownMessage(frame, headers, bodyOffset, bodyLength);
     }
 
     public override string ToString() => $"{GetType().Name} ({ContentType}, {WireLength} bytes)";

@@ -1,0 +1,22 @@
+# Multi-stage image of the Redswitch server.
+#   docker build -t redswitch .
+#   docker run --rm -e ESL_URL=fs1 -e PUBSUB_REDIS_URL=redis://redis:6379 -p 8084:8084 -p 9464:9464 redswitch
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY Directory.Build.props Redswitch.sln ./
+COPY Redswitch.Protocol/Redswitch.Protocol.csproj Redswitch.Protocol/
+COPY Redswitch.Server/Redswitch.Server.csproj Redswitch.Server/
+RUN dotnet restore Redswitch.Server/Redswitch.Server.csproj
+COPY Redswitch.Protocol/ Redswitch.Protocol/
+COPY Redswitch.Server/ Redswitch.Server/
+RUN dotnet publish Redswitch.Server/Redswitch.Server.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app ./
+# Outbound socket server (FreeSWITCH connects here) and /metrics, /healthz, /readyz.
+EXPOSE 8084 9464
+ENV OUTBOUND_LISTEN=0.0.0.0:8084 METRICS_LISTEN=0.0.0.0:9464 LOG_FORMAT=json
+USER app
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["dotnet", "Redswitch.Server.dll"]

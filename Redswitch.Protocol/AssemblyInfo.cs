@@ -1,0 +1,2 @@
+// Scratch buffers (stackalloc) are always fully written before they are read.
+[module: System.Runtime.CompilerServices.SkipLocalsInit]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs Redswitch for real on this machine:
+#   - a local redis-server on 127.0.0.1:6379 (installed with apt-get if missing, started if
+#     nothing answers there; PUBSUB_REDIS_URL set by you wins and nothing is started),
+#   - the FreeSWITCH simulator on 127.0.0.1:8021 unless ESL_URL names a real FreeSWITCH,
+#   - the server, in the foreground, with the environment of SPEC §2.
+# Ctrl-C stops the server (it drains live calls first) and whatever this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${PUBSUB_REDIS_URL:-}" ]; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "run-local: installing redis-server" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --loglevel warning &
+    pids+=($!)
+    for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  export PUBSUB_REDIS_URL=redis://127.0.0.1:6379
+fi
+
+dotnet build Redswitch.sln -c Release -v q -nologo
+
+if [ -z "${ESL_URL:-}" ]; then
+  dotnet run --no-build -c Release --project Redswitch.Simulator -- --listen 127.0.0.1:8021 --password "${ESL_PASSWORD:-ClueCon}" &
+  pids+=($!)
+  export ESL_URL=127.0.0.1:8021
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8021) 2>/dev/null && break; sleep 0.1; done
+fi
+
+# On one machine FreeSWITCH (or the simulator) reaches this instance on loopback.
+export OUTBOUND_LISTEN="${OUTBOUND_LISTEN:-127.0.0.1:8084}"
+export METRICS_LISTEN="${METRICS_LISTEN:-127.0.0.1:9464}"
+
+dotnet run --no-build -c Release --project Redswitch.Server &
+server=$!
+pids=("$server" "${pids[@]}")
+wait "$server"
