@@ -79,8 +79,12 @@ public sealed class EslSession(IEslSessionListener listener, string linkName, Me
         base.ChannelInactive(context);
     }
 
+    /// <summary>When the last frame arrived (UTC).</summary>
+    public DateTime LastFrame { get; private set; } = DateTime.UtcNow;
+
     protected override void ChannelRead0(IChannelHandlerContext ctx, EslMessage msg)
     {
+        LastFrame = DateTime.UtcNow;
         _frames?.Inc();
         _bytes?.Inc(msg.WireLength);
         switch (msg)

@@ -30,8 +30,6 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     private volatile bool _up;
     private TaskCompletionSource _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _attempt;
-    private string? _coreUuid;
-    private DateTime _lastFrame = DateTime.UtcNow;
     private Task? _loop;
 
     /// <summary>Events for channels (CHANNEL_HANGUP_COMPLETE) go here.</summary>
@@ -93,7 +91,6 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                     }));
                 lock (_gate) _session = session;
                 await bootstrap.ConnectAsync(_node.Host, _node.Port).ConfigureAwait(false);
-                _lastFrame = DateTime.UtcNow;
                 await closed.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -145,7 +142,6 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 
     void IEslSessionListener.OnOther(EslSession session, EslMessage message)
     {
-        _lastFrame = DateTime.UtcNow;
         switch (message)
         {
             case AuthRequest:
@@ -186,26 +182,51 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         }
         _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
         _logger.LogInformation("FreeSWITCH {Node}: control link up", _node);
-        // Learn the Core-UUID to notice a restart.
-        session.TrySend(EslCommands.Api("global_getvar core_uuid"), r =>
+        if (!restored) return;
+        // Did FreeSWITCH restart meanwhile? Its uptime is shorter than our outage then (its Core-UUID changed too,
+        // but it cannot always be read back at once).
+        var lostAt = _lostAt;
+        session.TrySend(EslCommands.Api("status"), r =>
         {
-            var core = (r as ApiResponse)?.BodyText.Trim();
-            if (string.IsNullOrEmpty(core) || core.StartsWith('-')) core = null;
-            bool changed;
-            lock (_gate)
-            {
-                changed = core is not null && _coreUuid is not null && core != _coreUuid;
-                if (core is not null) _coreUuid = core;
-            }
-            if (restored) Restored?.Invoke(this, changed);
+            var uptime = ParseUptime((r as ApiResponse)?.BodyText);
+            var restarted = uptime is { } up && up < DateTime.UtcNow - lostAt;
+            if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down", _node);
+            Restored?.Invoke(this, restarted);
         });
     }
 
+    /// <summary>"UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
+    public static TimeSpan? ParseUptime(string? status)
+    {
+        if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
+        var line = status.AsSpan(3);
+        var nl = line.IndexOf('\n');
+        if (nl >= 0) line = line[..nl];
+        double ms = 0;
+        foreach (var part in line.ToString().Split(',', StringSplitOptions.TrimEntries))
+        {
+            var sp = part.Split(' ');
+            if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
+            ms += sp[1] switch
+            {
+                "years" => n * 365.25 * 86400000,
+                "days" => n * 86400000.0,
+                "hours" => n * 3600000.0,
+                "minutes" => n * 60000.0,
+                "seconds" => n * 1000.0,
+                "milliseconds" => n,
+                "microseconds" => n / 1000.0,
+                _ => 0,
+            };
+        }
+        return TimeSpan.FromMilliseconds(ms);
+    }
+
     private bool _attemptSinceUp;
+    private DateTime _lostAt;
 
     void IEslSessionListener.OnEvent(EslSession session, EslEvent evt)
     {
-        _lastFrame = DateTime.UtcNow;
         switch (evt.EventName)
         {
             case "BACKGROUND_JOB":
@@ -217,8 +238,6 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                 }
                 break;
             case "HEARTBEAT":
-                var core = evt["Core-UUID"];
-                if (core is not null) lock (_gate) _coreUuid ??= core;
                 break;
             default:
                 ChannelEvent?.Invoke(this, evt);
@@ -237,6 +256,8 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                 _up = false;
                 _session = null;
                 _attemptSinceUp = true;
+                // The last time we heard from FreeSWITCH: a FreeSWITCH that restarted since has a shorter uptime.
+                _lostAt = session.LastFrame;
                 if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
@@ -256,7 +277,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         EslSession? s;
         lock (_gate) s = _up ? _session : null;
         if (s is null) return;
-        var silent = DateTime.UtcNow - _lastFrame;
+        var silent = DateTime.UtcNow - s.LastFrame;
         if (silent > _options.LinkSilenceTimeout)
         {
             _logger.LogWarning("FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
@@ -264,8 +285,17 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         }
         else if (silent > _options.LinkSilenceTimeout / 3)
         {
-            s.TrySend(EslCommands.Api("uptime"), r => { if (r is not null) _lastFrame = DateTime.UtcNow; });
+            s.TrySend(EslCommands.Api("uptime"));
         }
+    }
+
+    /// <summary>Closes the current connection as a network fault would (tests); the link reconnects.</summary>
+    internal bool DropForTest()
+    {
+        EslSession? s;
+        lock (_gate) s = _session;
+        s?.Close();
+        return s is not null;
     }
 
     public async ValueTask DisposeAsync()

@@ -266,4 +266,37 @@ public class LifecycleTests
         await watch.SendAsync("""{"type": "hangup"}""");
         await watch.CollectAsync(IsHangup, 2);
     }
+
+    [Test]
+    public async Task FreeSwitchRestartWhileTheCallerRingsEndsSideZeroWithSystemShutdown()
+    {
+        var server = await StartServerAsync(new() { ["RING_TIMEOUT"] = "30" });
+        _sim!.SetBehaviour("15550000111", PhoneBehaviour.NoAnswer(null));
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, caller: "15550000111"));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
+        await _sim.StopAsync();
+        await WaitAsync(() => server.Service.Links!.AnyUp == false, 5, "link down");
+        _sim = await StartSimAsync();
+        Assert.That(await watch.NextAsync(10), Is.EqualTo(Hangup(0, "SYSTEM_SHUTDOWN")));
+        await watch.ExpectQuietAsync(0.5);
+        Assert.That(server.Service.Registry.Live, Is.Zero);
+    }
+
+    [Test]
+    public async Task LinkBlipWhileTheCallerRingsKeepsFollowingTheCall()
+    {
+        // The link drops but FreeSWITCH (here: the same simulator) keeps the ringing leg; once the link is back the
+        // leg is still followed, and its end is reported with the cause FreeSWITCH gives.
+        var server = await StartServerAsync(new() { ["RING_TIMEOUT"] = "30" });
+        _sim!.SetBehaviour("15550000222", PhoneBehaviour.NoAnswer(TimeSpan.FromSeconds(2)));
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, caller: "15550000222"));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
+        Assert.That(server.Service.Links!.Links[0].DropForTest(), Is.True);
+        Assert.That(await watch.NextAsync(10), Is.EqualTo(Hangup(0, "NO_ANSWER")));
+        await watch.ExpectQuietAsync(0.5);
+    }
 }
