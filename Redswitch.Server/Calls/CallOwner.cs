@@ -144,7 +144,7 @@ public sealed class CallOwner
                 return false;
             }
             Interlocked.Increment(ref _link.LiveCalls);
-            Log(LogLevel.Information, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(Job.CallerNumber, _ctx.Options.LogPhoneNumbers), _a.Uuid);
+            Log(LogLevel.Debug, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(Job.CallerNumber, _ctx.Options.LogPhoneNumbers), _a.Uuid);
             return true;
         }
     }
@@ -250,7 +250,7 @@ public sealed class CallOwner
                 return;
             }
             _b.Dialled = true;
-            Log(LogLevel.Information, "caller answered; bridging callee {Number} (leg {Uuid})", FieldRules.Mask(Job.CalleeNumber, _ctx.Options.LogPhoneNumbers), _b.Uuid);
+            Log(LogLevel.Debug, "caller answered; bridging callee {Number} (leg {Uuid})", FieldRules.Mask(Job.CalleeNumber, _ctx.Options.LogPhoneNumbers), _b.Uuid);
             session.TrySend(EslCommands.SendMsgExecute(null, "bridge", _ctx.DialStrings.BridgeCallee(Job, _b.Uuid)), r =>
             {
                 if (r is CommandReply { IsError: true } err)
@@ -468,9 +468,21 @@ public sealed class CallOwner
         foreach (var leg in new[] { _a, _b, _g }) if (leg is not null) _ctx.Registry.RemoveUuid(leg.Uuid);
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
         FailPendingModes("call ended");
-        Log(LogLevel.Information, "call ended ({Result})", result);
+        Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
         _unsubscribeTimer = new Timer(_ => Release(), null, _ctx.Options.EndedLinger, Timeout.InfiniteTimeSpan);
         _endedTcs.TrySetResult();
+    }
+
+    private string SidesSummary()
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var leg in new[] { _a, _b }.Concat(_pastBarges))
+        {
+            if (!leg.Dialled && leg.Cause is null) continue;
+            if (sb.Length > 0) sb.Append(", ");
+            sb.Append("side ").Append(leg.Side).Append(leg.AnswerPublished ? " answered, " : " ").Append(leg.Cause ?? "-");
+        }
+        return sb.ToString();
     }
 
     private string CallResult(string result)
