@@ -48,6 +48,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // DotNetty samples buffers for leak reports, capturing a stack trace each time: not in production.
+        DotNetty.Common.ResourceLeakDetector.Level = DotNetty.Common.ResourceLeakDetector.DetectionLevel.Disabled;
         _boss = new MultithreadEventLoopGroup(1);
         _workers = new MultithreadEventLoopGroup(Math.Max(2, Environment.ProcessorCount));
 
@@ -145,6 +147,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     {
         var c = o.Clone();
         c.AbortOnConnectFail = abort;
+        // The .NET thread pool instead of the library's dedicated workers: far fewer wake-ups per command.
+        c.SocketManager = SocketManager.ThreadPool;
         return c;
     }
 

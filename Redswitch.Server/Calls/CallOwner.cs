@@ -58,11 +58,10 @@ public sealed class CallOwner
 
     private sealed record PendingMode(string Type, string? Id, int Digit, long Received);
 
+    /// <summary>Only what the owner acts on: each event is a few KiB to decode.</summary>
     private static readonly string[] SocketEvents =
     [
-        "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
-        "CHANNEL_UNBRIDGE", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-        "DTMF", "BACKGROUND_JOB",
+        "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
     ];
 
     private static readonly HashSet<string> OwnTypes = new(StringComparer.Ordinal)
@@ -160,8 +159,7 @@ public sealed class CallOwner
             {
                 _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
                 _callStarted = true;
-                _ctx.Publisher.ResetHistory(Job.OrgId, Job.UserId);
-                PublishEvent(Json.CallStart(DialId));
+                _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
                 MakeReady(_a);
                 if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
             }
@@ -235,12 +233,13 @@ public sealed class CallOwner
             _socket = session;
             session.Tag = this;
             _ctx.Metrics.OutboundSessionsOpen.Inc();
-            session.TrySend(EslCommands.Linger(30));
-            session.TrySend(EslCommands.Event(EslEventFormat.Plain, SocketEvents));
-            session.TrySend(EslCommands.Filter("Unique-ID", _a.Uuid));
-            session.TrySend(EslCommands.Filter("Unique-ID", _b.Uuid));
-            session.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
-            if (_g is { Alive: true }) session.TrySend(EslCommands.Filter("Unique-ID", _g.Uuid));
+            // One flush for the whole set-up (the bridge below, or the hangup, flushes).
+            session.TrySend(EslCommands.Linger(30), null, flush: false);
+            session.TrySend(EslCommands.Event(EslEventFormat.Plain, SocketEvents), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _a.Uuid), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _b.Uuid), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid), null, flush: false);
+            if (_g is { Alive: true }) session.TrySend(EslCommands.Filter("Unique-ID", _g.Uuid), null, flush: false);
             _a.Seen = true;
             AnswerLeg(_a);
             if (_hangupRequested)

@@ -16,15 +16,15 @@ public interface IEslSessionListener
 /// <summary>
 /// One ESL connection: commands go out in order and every <c>command/reply</c> or <c>api/response</c>
 /// completes the oldest pending command (esl-protocol.md §2.8); events go to the listener.
-/// Reply callbacks run on the event loop, in wire order, without any lock of this session held.
+/// The pending FIFO lives on the channel's event loop only (no lock): a send from another thread is handed
+/// to the loop. Reply callbacks run on the event loop, in wire order.
 /// </summary>
 public sealed class EslSession(IEslSessionListener listener, string linkName, Metrics.RedswitchMetrics? metrics, Microsoft.Extensions.Logging.ILogger? logger = null)
     : SimpleChannelInboundHandler<EslMessage>
 {
-    private readonly object _gate = new();
     private readonly Queue<Action<EslMessage?>?> _pending = new();
-    private IChannel? _channel;
-    private bool _closed;
+    private volatile IChannel? _channel;
+    private volatile bool _closed;
     private readonly Prometheus.Counter.Child? _frames = metrics?.EslFrames.WithLabels(linkName);
     private readonly Prometheus.Counter.Child? _bytes = metrics?.EslBytes.WithLabels(linkName);
 
@@ -33,54 +33,57 @@ public sealed class EslSession(IEslSessionListener listener, string linkName, Me
 
     public EndPoint? Remote => _channel?.RemoteAddress;
 
-    public bool IsOpen
+    public bool IsOpen => !_closed && _channel is not null;
+
+    /// <summary>When the last frame arrived (UTC).</summary>
+    public DateTime LastFrame { get; private set; } = DateTime.UtcNow;
+
+    /// <summary>
+    /// Queues a command; false when the connection is already closed (the callback is then not called).
+    /// If it closes before the command is written, the callback gets null. With <paramref name="flush"/> false
+    /// (on the event loop only) the command waits for the next flushed one.
+    /// </summary>
+    public bool TrySend(EslCommand command, Action<EslMessage?>? onReply = null, bool flush = true)
     {
-        get { lock (_gate) return !_closed && _channel is not null; }
+        var ch = _channel;
+        if (_closed || ch is null) return false;
+        var loop = ch.EventLoop;
+        if (loop.InEventLoop) SendOnLoop(ch, command, onReply, flush);
+        else loop.Execute(() => SendOnLoop(ch, command, onReply, true));
+        return true;
     }
 
-    /// <summary>Queues a command; false when the connection is closed (the callback is then not called).</summary>
-    public bool TrySend(EslCommand command, Action<EslMessage?>? onReply = null)
+    private void SendOnLoop(IChannel ch, EslCommand command, Action<EslMessage?>? onReply, bool flush)
     {
-        lock (_gate)
+        if (_closed)
         {
-            if (_closed || _channel is null) return false;
-            _pending.Enqueue(onReply);
-            _channel.WriteAndFlushAsync(command);
-            return true;
+            Safe(onReply, null);
+            return;
         }
+        _pending.Enqueue(onReply);
+        if (flush) ch.WriteAndFlushAsync(command);
+        else ch.WriteAsync(command);
     }
 
-    public void Close()
-    {
-        IChannel? ch;
-        lock (_gate) ch = _channel;
-        ch?.CloseAsync();
-    }
+    public void Close() => _channel?.CloseAsync();
 
     public override void ChannelActive(IChannelHandlerContext context)
     {
-        lock (_gate) _channel = context.Channel;
+        _channel = context.Channel;
         base.ChannelActive(context);
         listener.OnActive(this);
     }
 
     public override void ChannelInactive(IChannelHandlerContext context)
     {
-        List<Action<EslMessage?>?> failed;
-        lock (_gate)
-        {
-            if (_closed) return;
-            _closed = true;
-            failed = [.. _pending];
-            _pending.Clear();
-        }
+        if (_closed) return;
+        _closed = true;
+        var failed = _pending.ToArray();
+        _pending.Clear();
         foreach (var cb in failed) Safe(cb, null);
         listener.OnClosed(this);
         base.ChannelInactive(context);
     }
-
-    /// <summary>When the last frame arrived (UTC).</summary>
-    public DateTime LastFrame { get; private set; } = DateTime.UtcNow;
 
     protected override void ChannelRead0(IChannelHandlerContext ctx, EslMessage msg)
     {
@@ -93,13 +96,7 @@ public sealed class EslSession(IEslSessionListener listener, string linkName, Me
                 listener.OnEvent(this, evt);
                 break;
             case CommandReply or ApiResponse:
-                Action<EslMessage?>? cb = null;
-                var had = false;
-                lock (_gate)
-                {
-                    if (_pending.Count > 0) { cb = _pending.Dequeue(); had = true; }
-                }
-                if (had) Safe(cb, msg);
+                if (_pending.TryDequeue(out var cb)) Safe(cb, msg);
                 else listener.OnOther(this, msg);
                 break;
             default:

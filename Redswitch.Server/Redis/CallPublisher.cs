@@ -14,45 +14,53 @@ public interface ICallPublisher
     void Event(string dialId, string? orgId, string? userId, string json);
     /// <summary>A reply (ack or control failure): PUBLISH only.</summary>
     void Reply(string dialId, string json);
-    void ResetHistory(string orgId, string userId);
+    /// <summary>call-start: DEL the user's history, LPUSH the message, PUBLISH (one script).</summary>
+    void Start(string dialId, string orgId, string userId, string json);
     void ActiveAdd(string dialId, string orgId, string userId, int side);
     void ActiveRemove(string dialId, string orgId, string userId, int side);
 }
 
 public sealed class CallPublisher(IConnectionMultiplexer redis, Metrics.RedswitchMetrics metrics) : ICallPublisher
 {
+    // One command per key (cluster-safe: every script touches one key), executed in order on one connection.
+    private const string EventScript =
+        "redis.call('LPUSH', KEYS[1], ARGV[2]) redis.call('EXPIRE', KEYS[1], ARGV[3]) return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+    private const string StartScript =
+        "redis.call('DEL', KEYS[1]) redis.call('LPUSH', KEYS[1], ARGV[2]) redis.call('EXPIRE', KEYS[1], ARGV[3]) return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+    private const string ActiveAddScript = "redis.call('LPUSH', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])";
+    private const string ActiveRemoveScript = "redis.call('LREM', KEYS[1], 0, ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])";
+
+    private static readonly RedisValue HistoryTtl = RedisKeys.HistoryTtl;
+    private static readonly RedisValue ActiveTtl = RedisKeys.ActiveTtl;
+    private static readonly RedisValue[] Sides = ["ACTIVE.0", "ACTIVE.1", "ACTIVE.2"];
+
     private readonly IDatabase _db = redis.GetDatabase();
+
+    public void Start(string dialId, string orgId, string userId, string json) =>
+        Fire(_db.ScriptEvaluateAsync(StartScript, [RedisKeys.History(orgId, userId)], [dialId, json, HistoryTtl], CommandFlags.FireAndForget));
 
     public void Event(string dialId, string? orgId, string? userId, string json)
     {
         if (orgId is not null && userId is not null)
         {
-            var key = RedisKeys.History(orgId, userId);
-            Fire(_db.ListLeftPushAsync(key, json, flags: CommandFlags.FireAndForget));
-            Fire(_db.KeyExpireAsync(key, TimeSpan.FromSeconds(RedisKeys.HistoryTtl), CommandFlags.FireAndForget));
+            Fire(_db.ScriptEvaluateAsync(EventScript, [RedisKeys.History(orgId, userId)], [dialId, json, HistoryTtl], CommandFlags.FireAndForget));
         }
-        Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));
+        else
+        {
+            Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));
+        }
     }
 
     public void Reply(string dialId, string json) =>
         Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));
 
-    public void ResetHistory(string orgId, string userId) =>
-        Fire(_db.KeyDeleteAsync(RedisKeys.History(orgId, userId), CommandFlags.FireAndForget));
+    public void ActiveAdd(string dialId, string orgId, string userId, int side) =>
+        Fire(_db.ScriptEvaluateAsync(ActiveAddScript, [RedisKeys.Active(dialId, orgId, userId)], [Side(side), ActiveTtl], CommandFlags.FireAndForget));
 
-    public void ActiveAdd(string dialId, string orgId, string userId, int side)
-    {
-        var key = RedisKeys.Active(dialId, orgId, userId);
-        Fire(_db.ListLeftPushAsync(key, "ACTIVE." + side, flags: CommandFlags.FireAndForget));
-        Fire(_db.KeyExpireAsync(key, TimeSpan.FromSeconds(RedisKeys.ActiveTtl), CommandFlags.FireAndForget));
-    }
+    public void ActiveRemove(string dialId, string orgId, string userId, int side) =>
+        Fire(_db.ScriptEvaluateAsync(ActiveRemoveScript, [RedisKeys.Active(dialId, orgId, userId)], [Side(side), ActiveTtl], CommandFlags.FireAndForget));
 
-    public void ActiveRemove(string dialId, string orgId, string userId, int side)
-    {
-        var key = RedisKeys.Active(dialId, orgId, userId);
-        Fire(_db.ListRemoveAsync(key, "ACTIVE." + side, 0, CommandFlags.FireAndForget));
-        Fire(_db.KeyExpireAsync(key, TimeSpan.FromSeconds(RedisKeys.ActiveTtl), CommandFlags.FireAndForget));
-    }
+    private static RedisValue Side(int side) => side is >= 0 and <= 2 ? Sides[side] : "ACTIVE." + side;
 
     private void Fire(Task t)
     {
