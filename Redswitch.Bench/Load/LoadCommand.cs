@@ -130,6 +130,8 @@ public static class LoadCommand
             Field("rss_kb_peak", rssPeak);
             Field("rss_kb_per_live_call", live > 0 ? (rssPeak - rss0) / (double)live : 0);
             Field("hangups_seen", calls.Count(c => c.HungUp >= (c.Answered1 > 0 ? 2 : 1)));
+            Field("failures_seen", run.Failures.Values.Sum());
+            if (!run.Failures.IsEmpty) Console.Error.WriteLine("failures: " + string.Join("; ", run.Failures.Select(kv => $"{kv.Value} x {kv.Key}")));
             result.Append('}');
             Console.WriteLine(result);
             await run.DisposeAsync();
@@ -229,6 +231,7 @@ public static class LoadCommand
         private readonly string _prefix = "bench-" + Guid.NewGuid().ToString("N")[..6] + "-";
         private ChannelMessageQueue? _queue;
         public int ServerPid => serverPid;
+        public readonly ConcurrentDictionary<string, int> Failures = new();
 
         public async Task StartAsync()
         {
@@ -241,7 +244,11 @@ public static class LoadCommand
                 if (text.StartsWith("{\"type\": \"answer-event\", \"side\": \"1\"", StringComparison.Ordinal)) Volatile.Write(ref call.Answered1, now);
                 else if (text.StartsWith("{\"type\": \"hangup-event\"", StringComparison.Ordinal)) Interlocked.Increment(ref call.HungUp);
                 else if (text.StartsWith("{\"type\": \"ack\"", StringComparison.Ordinal)) call.Pending?.TrySetResult(now);
-                else if (text.StartsWith("{\"type\": \"failure\"", StringComparison.Ordinal)) call.Pending?.TrySetResult(-1);
+                else if (text.StartsWith("{\"type\": \"failure\"", StringComparison.Ordinal))
+                {
+                    Failures.AddOrUpdate(text, 1, (_, n) => n + 1);
+                    call.Pending?.TrySetResult(-1);
+                }
             });
         }
 
@@ -256,7 +263,7 @@ public static class LoadCommand
                 var call = new Call($"{_prefix}{tag}-{i}");
                 _calls[call.DialId] = call;
                 list.Add(call);
-                var job = $"{{\"type\": \"asp-call\", \"call_provider\": \"bench\", \"callee_number\": \"1415{i % 1000000:D6}0\", \"caller_id_lega\": \"15105625882\", \"caller_id_legb\": \"14157697098\", \"caller_number\": \"1510{i % 1000000:D6}1\", \"dial_id\": \"{call.DialId}\", \"org_id\": \"bench\", \"user_id\": \"u{i % 100}\"}}";
+                var job = $"{{\"type\": \"asp-call\", \"call_provider\": \"bench\", \"callee_number\": \"1415{i % 1000000:D6}7\", \"caller_id_lega\": \"15105625882\", \"caller_id_legb\": \"14157697098\", \"caller_number\": \"1510{i % 1000000:D6}1\", \"dial_id\": \"{call.DialId}\", \"org_id\": \"bench\", \"user_id\": \"u{i % 100}\"}}";
                 call.Pushed = Stopwatch.GetTimestamp();
                 _ = _db.ListRightPushAsync("talkiq-asp.calls", job, flags: CommandFlags.FireAndForget);
             }

@@ -203,6 +203,10 @@ public sealed class CallOwner
             if (body.StartsWith("+OK", StringComparison.Ordinal))
             {
                 AnswerLeg(_a);
+                // FreeSWITCH now runs the socket app; if its connection never reaches us (refused, network), the
+                // leg would sit parked with nobody in control: give it a bounded time, then hang it up.
+                if (_socket is null && !_ended)
+                    _connectTimer = new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
                 return;
             }
             var cause = HangupCauses.FromErrorReply(body);
@@ -215,6 +219,20 @@ public sealed class CallOwner
             {
                 Fail(body.Length > 0 ? body : "originate failed");
             }
+        }
+    }
+
+    private Timer? _connectTimer;
+
+    private void OnConnectTimeout()
+    {
+        lock (_gate)
+        {
+            _connectTimer?.Dispose();
+            _connectTimer = null;
+            if (_socket is not null || _ended || !_a.Alive || _aHangupSent) return;
+            Log(LogLevel.Warning, "the caller's leg never connected to the outbound server; hanging it up");
+            HangupCaller("NORMAL_CLEARING");
         }
     }
 
@@ -232,6 +250,8 @@ public sealed class CallOwner
             }
             _socket = session;
             session.Tag = this;
+            _connectTimer?.Dispose();
+            _connectTimer = null;
             _ctx.Metrics.OutboundSessionsOpen.Inc();
             // One flush for the whole set-up (the bridge below, or the hangup, flushes).
             session.TrySend(EslCommands.Linger(30), null, flush: false);
@@ -461,6 +481,8 @@ public sealed class CallOwner
     {
         if (_ended) return;
         _ended = true;
+        _connectTimer?.Dispose();
+        _connectTimer = null;
         _ctx.Registry.MarkEnded();
         Interlocked.Decrement(ref _link.LiveCalls);
         _ctx.Metrics.CallsByResult.WithLabels(CallResult(result)).Inc();

@@ -41,6 +41,8 @@ public sealed class RedswitchOptions
     public TimeSpan LinkSilenceTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan EndedLinger { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan SocketLinger { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long an answered caller's leg may take to reach the outbound server before it is hung up.</summary>
+    public TimeSpan SocketConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
     public int BlockSeconds { get; init; } = 2;
     public int MaxConcurrentJobs { get; init; } = 512;
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);

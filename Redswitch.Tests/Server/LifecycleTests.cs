@@ -299,4 +299,36 @@ public class LifecycleTests
         Assert.That(await watch.NextAsync(10), Is.EqualTo(Hangup(0, "NO_ANSWER")));
         await watch.ExpectQuietAsync(0.5);
     }
+
+    [Test]
+    public async Task OutboundConnectionFromOutsideOutboundAllowIsRefused()
+    {
+        var server = await StartServerAsync(new() { ["OUTBOUND_ALLOW"] = "10.0.0.0/8" });
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Answer(0)));
+        // the caller's leg has nobody controlling it: Redswitch hangs it up and reports it
+        Assert.That(await watch.NextAsync(15), Does.StartWith("{\"type\": \"hangup-event\", \"side\": \"0\""));
+        await watch.ExpectQuietAsync(0.5);
+        Assert.That(server.Log.Lines.Any(l => l.Contains("not in OUTBOUND_ALLOW")), Is.True);
+        Assert.That(_sim!.LiveChannels, Is.Zero);
+    }
+
+    [Test]
+    public async Task OutboundConnectionForAChannelNoCallOwnsIsRefused()
+    {
+        var server = await StartServerAsync();
+        var uuid = Guid.NewGuid().ToString();
+        using var esl = new System.Net.Sockets.TcpClient();
+        await esl.ConnectAsync(IPAddress.Loopback, _simPort);
+        var stream = esl.GetStream();
+        async Task Send(string text) => await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(text + "\n\n"));
+        await Send("auth ClueCon");
+        await Send($"bgapi originate {{origination_uuid={uuid},dial_id=foreign}}sofia/gateway/x/15550000123 &socket('127.0.0.1:{server.Service.OutboundPort} async full')");
+        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("no call of this instance")), 10, "refusal logged");
+        for (var i = 0; i < 100 && await _sim!.ChannelExistsAsync(uuid); i++) await Task.Delay(50);
+        Assert.That(await _sim!.ChannelExistsAsync(uuid), Is.False, "the foreign channel was let go (exit) and hung up");
+    }
 }
