@@ -81,26 +81,10 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
             return input.IsReadable() ? ReadHeaders(input) : null;
         }
 
-        // The block ends at "\n\n"; libesl also accepts "\n\r\n". Resume where the last read
-        // stopped, less the two bytes a terminator may straddle.
+        // Resume where the last read stopped, less the two bytes a terminator may straddle.
         var from = Math.Max(0, _scanned - 2);
-        var region = span[from..];
-        var end = region.IndexOf("\n\n"u8);
-        // A "\n\r\n" that starts before the first "\n\n" ends the block first; it can reach
-        // one byte past that "\n\n"'s start ("\n\r\n\n").
-        var crEnd = region[..(end < 0 ? region.Length : Math.Min(region.Length, end + 2))].IndexOf("\n\r\n"u8);
-        int terminator;
-        if (crEnd >= 0 && (end < 0 || crEnd < end))
-        {
-            end = crEnd;
-            terminator = 2;
-        }
-        else
-        {
-            terminator = 1;
-        }
-
-        if (end < 0)
+        var found = FindHeaderBlockEnd(span[from..], out var terminator);
+        if (found < 0)
         {
             _scanned = span.Length;
             if (span.Length > _maxFrameBytes)
@@ -111,7 +95,7 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
             return null;
         }
 
-        var blockLength = from + end + 1;
+        var blockLength = from + found;
         _headerLength = blockLength + terminator;
         _scanned = 0;
         if (_headerLength > _maxFrameBytes)
@@ -128,6 +112,28 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
         _contentLength = (int)contentLength;
         _state = State.ReadBody;
         return ReadBody(input);
+    }
+
+    /// <summary>
+    /// The length of the header lines (through the last line's LF) of the block that starts
+    /// <paramref name="bytes"/>, or -1 if it has not ended. The block ends at "\n\n"; libesl
+    /// also accepts "\n\r\n", whichever starts first. <paramref name="terminator"/> is the
+    /// length of the empty line (1 or 2).
+    /// </summary>
+    internal static int FindHeaderBlockEnd(ReadOnlySpan<byte> bytes, out int terminator)
+    {
+        var end = bytes.IndexOf("\n\n"u8);
+
+        // A "\n\r\n" that starts before that "\n\n" can reach one byte past its start ("\n\r\n\n").
+        var crEnd = bytes[..(end < 0 ? bytes.Length : Math.Min(bytes.Length, end + 2))].IndexOf("\n\r\n"u8);
+        if (crEnd >= 0 && (end < 0 || crEnd < end))
+        {
+            terminator = 2;
+            return crEnd + 1;
+        }
+
+        terminator = 1;
+        return end < 0 ? -1 : end + 1;
     }
 
     private EslMessage? ReadBody(IByteBuffer input)

@@ -592,7 +592,6 @@ public class HostileInputTests
 
     [TestCase("Content-Type: command/reply\nReply-Text: +OK\n\r\n")]
     [TestCase("Content-Type: api/response\r\nContent-Length: 4\r\n\r\ntrue")]
-    [Ignore("codec bug (since 1e262f6): EslFrameDecoder accepts a header block ending in \"\\n\\r\\n\" (as libesl does), but EslMessage.FromFrame still looks only for \"\\n\\n\", so the Wire of a message the decoder produced cannot be parsed again. Minimal input: EslMessage.FromFrame(\"Content-Type: command/reply\\nReply-Text: +OK\\n\\r\\n\") → ArgumentException 'a frame needs a header block ending in an empty line'. Expected: the same CommandReply the decoder gives (FromFrame ends the block as the decoder does).")]
     public void AFrameTheDecoderAcceptsParsesAgainFromItsWireBytes(string text)
     {
         var decoded = HeaderTests.Decode(B(text));
