@@ -128,7 +128,7 @@ public sealed class EslCommandDecoder : ByteToMessageDecoder
             return null;
         }
 
-        var frame = new byte[total];
+        var frame = GC.AllocateUninitializedArray<byte>(total);
         input.ReadBytes(frame);
         _state = State.ReadHeaders;
         return ParseFrame(frame, _headerLength);

@@ -144,7 +144,7 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
             return null;
         }
 
-        var frame = new byte[total];
+        var frame = GC.AllocateUninitializedArray<byte>(total);
         input.ReadBytes(frame);
         _state = State.ReadHeaders;
         var headers = EslHeaders.Parse(frame, 0, _headerLength, urlDecode: true, strict: false, skipTabs: true, stopAtEmptyLine: true, out _);
