@@ -58,3 +58,36 @@ public class EventFormatTests : SimTestBase
         Assert.That((cs["Original-Channel-Call-State"], cs["Channel-Call-State-Number"]), Is.EqualTo(("DOWN", "2")));
     }
 }
+
+[TestFixture, CancelAfter(20000)]
+public class HostApiTests
+{
+    [Test]
+    public async Task QueriesAfterStopFailInsteadOfHanging()
+    {
+        var sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0 });
+        Assert.That(sim.Port, Is.GreaterThan(0));
+        Assert.That(await sim.ChannelExistsAsync("x"), Is.False);
+        Assert.That(await sim.GetChannelUuidsAsync(), Is.Empty);
+        Assert.That(await sim.HangupAsync("x"), Is.False);
+        await sim.StopAsync();
+        await sim.StopAsync();
+        Assert.ThrowsAsync<ObjectDisposedException>(() => sim.ChannelExistsAsync("x"));
+    }
+
+    [Test]
+    public async Task HostHangupAndVariablesOfALiveChannel()
+    {
+        await using var sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0, AnswerDelay = TimeSpan.FromMilliseconds(10) });
+        await using var c = await EslTestClient.ConnectAuthedAsync(sim.Port);
+        await c.CommandAsync("event plain CHANNEL_HANGUP");
+        var a = Guid.NewGuid().ToString();
+        await c.ApiAsync($"originate {{origination_uuid={a},dial_id=d1}}user/15550000100 &park()");
+        Assert.That(await sim.GetChannelUuidsAsync(), Is.EqualTo(new[] { a }));
+        Assert.That(await sim.GetVariableAsync(a, "dial_id"), Is.EqualTo("d1"));
+        Assert.That(await sim.GetVariableAsync(a, "nothing"), Is.Null);
+        Assert.That(await sim.HangupAsync(a, "USER_BUSY"), Is.True);
+        var h = (EslEvent)await c.WaitForEventAsync("CHANNEL_HANGUP", a);
+        Assert.That(h["Hangup-Cause"], Is.EqualTo("USER_BUSY"));
+    }
+}
