@@ -1,0 +1,909 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Redswitch.Protocol;
+using Redswitch.Protocol.Messages;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Esl;
+using Redswitch.Server.Jobs;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+
+namespace Redswitch.Server.Calls;
+
+/// <summary>The services every call owner shares.</summary>
+public sealed class CallContext(
+    RedswitchOptions options,
+    DialStrings dialStrings,
+    ICallPublisher publisher,
+    CallRegistry registry,
+    RedswitchMetrics metrics,
+    ILogger logger,
+    string advertise)
+{
+    public RedswitchOptions Options { get; } = options;
+    public DialStrings DialStrings { get; } = dialStrings;
+    public ICallPublisher Publisher { get; } = publisher;
+    public CallRegistry Registry { get; } = registry;
+    public RedswitchMetrics Metrics { get; } = metrics;
+    public ILogger Logger { get; } = logger;
+    public string Advertise { get; } = advertise;
+}
+
+/// <summary>
+/// Owns one call (one dial_id): its legs and their uuids, the outbound socket, the barge mode; turns
+/// FreeSWITCH events into answer-/hangup-events (exactly one per side) and control messages into ESL
+/// commands (exactly one ack or failure per message). Every input takes the owner's lock; nothing in
+/// here blocks, so it may run on DotNetty event-loop threads.
+/// </summary>
+public sealed class CallOwner
+{
+    private sealed class Leg(int side, string uuid)
+    {
+        public readonly int Side = side;
+        public readonly string Uuid = uuid;
+        public bool Dialled;
+        public bool Seen;
+        public bool AnswerPublished;
+        public bool HangupPublished;
+        public bool Complete;
+        public bool KillSent;
+        public string? Cause;
+        /// <summary>False until FreeSWITCH accepted the leg's originate (call-start / barge ack go first).</summary>
+        public bool Ready = true;
+        public bool PendingAnswer;
+        public string? PendingHangup;
+        public bool Alive => Dialled && !HangupPublished;
+    }
+
+    private sealed record PendingMode(string Type, string? Id, int Digit, long Received);
+
+    /// <summary>Only what the owner acts on: each event is a few KiB to decode.</summary>
+    private static readonly string[] SocketEvents =
+    [
+        "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+    ];
+
+    private static readonly HashSet<string> OwnTypes = new(StringComparer.Ordinal)
+    {
+        "call-start", "answer-event", "hangup-event", "failure", "ack",
+    };
+
+    private readonly object _gate = new();
+    private readonly CallContext _ctx;
+    private readonly InboundLink _link;
+    private readonly KeyValuePair<string, object>[] _scope;
+    private readonly Leg _a;
+    private readonly Leg _b;
+    private Leg? _g;
+    private string _nextBargeUuid = Guid.NewGuid().ToString();
+    private readonly List<Leg> _pastBarges = [];
+    private readonly List<PendingMode> _pendingModes = [];
+    private EslSession? _socket;
+    private bool _exitSent;
+    private bool _callStarted;
+    private bool _ended;
+    private bool _aHangupSent;
+    private bool _hangupRequested;
+    private bool _failed;
+    private int _mode;
+    private int _modeBeforeThreeway;
+    private string? _aFailedCause;
+    private Timer? _lingerTimer;
+    private Timer? _unsubscribeTimer;
+    private Action<bool>? _onOriginateReplied;
+    private long _originateSent;
+    private readonly TaskCompletionSource _endedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public CallJob Job { get; }
+    public string DialId => Job.DialId;
+    public InboundLink Link => _link;
+    public string CallerUuid => _a.Uuid;
+
+    /// <summary>Set by the dispatcher: drops the Redis subscription (called 60 s after the call ended).</summary>
+    public Func<Task>? Unsubscribe { get; set; }
+
+    /// <summary>Completes when every leg has ended.</summary>
+    public Task Ended => _endedTcs.Task;
+
+    public CallOwner(CallJob job, CallContext ctx, InboundLink link)
+    {
+        Job = job;
+        _ctx = ctx;
+        _link = link;
+        _scope = [new("dial_id", job.DialId)];
+        _a = new Leg(0, Guid.NewGuid().ToString()) { Ready = false };
+        _b = new Leg(1, Guid.NewGuid().ToString());
+    }
+
+    // ------------------------------------------------------------------ start
+
+    /// <summary>
+    /// Sends <c>bgapi originate</c> for the caller's leg. Returns false when the link is down (nothing was
+    /// sent). <paramref name="onReplied"/> runs once FreeSWITCH answered the command (accepted or not).
+    /// </summary>
+    public bool Start(Action<bool> onReplied)
+    {
+        lock (_gate)
+        {
+            _onOriginateReplied = onReplied;
+            _ctx.Registry.AddUuid(_a.Uuid, this);
+            _ctx.Registry.AddUuid(_b.Uuid, this);
+            _ctx.Registry.AddUuid(_nextBargeUuid, this);
+            _a.Dialled = true;
+            _originateSent = Stopwatch.GetTimestamp();
+            var cmd = _ctx.DialStrings.OriginateCaller(Job, _a.Uuid, _ctx.Advertise);
+            var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), OnOriginateReply, OnCallerJob);
+            if (!sent)
+            {
+                _a.Dialled = false;
+                _ctx.Registry.RemoveUuid(_a.Uuid);
+                _ctx.Registry.RemoveUuid(_b.Uuid);
+                _ctx.Registry.RemoveUuid(_nextBargeUuid);
+                return false;
+            }
+            Interlocked.Increment(ref _link.LiveCalls);
+            Log(LogLevel.Debug, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(Job.CallerNumber, _ctx.Options.LogPhoneNumbers), _a.Uuid);
+            return true;
+        }
+    }
+
+    private void OnOriginateReply(EslMessage? reply)
+    {
+        Action<bool>? done;
+        lock (_gate)
+        {
+            done = _onOriginateReplied;
+            _onOriginateReplied = null;
+            if (reply is CommandReply { IsOk: true })
+            {
+                _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
+                _callStarted = true;
+                _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
+                MakeReady(_a);
+                if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
+            }
+            else
+            {
+                // FreeSWITCH refused the command itself, or the link dropped before it answered.
+                var cause = reply is null ? "freeswitch link lost" : Describe(reply);
+                Fail(cause);
+            }
+        }
+        done?.Invoke(reply is not null);
+    }
+
+    private bool _aHangupPendingStart;
+    private string _hangupCause = "NORMAL_CLEARING";
+
+    private static string Describe(EslMessage reply) => reply switch
+    {
+        CommandReply c => c.ReplyText.Trim(),
+        ApiResponse a => a.BodyText.Trim(),
+        _ => reply.ToString() ?? "error",
+    };
+
+    /// <summary>The call was never attempted: publish a failure, and end.</summary>
+    private void Fail(string cause)
+    {
+        if (_failed) return;
+        _failed = true;
+        _a.Dialled = false;
+        _ctx.Metrics.JobsFailed.WithLabels("refused").Inc();
+        Log(LogLevel.Warning, "FreeSWITCH refused the call: {Cause}", cause);
+        PublishEvent(Json.JobFailure(cause));
+        EndCall("failed");
+    }
+
+    private void OnCallerJob(EslEvent evt)
+    {
+        lock (_gate)
+        {
+            var body = evt.EventBodyText?.Trim() ?? "";
+            if (body.StartsWith("+OK", StringComparison.Ordinal))
+            {
+                AnswerLeg(_a);
+                // FreeSWITCH now runs the socket app; if its connection never reaches us (refused, network), the
+                // leg would sit parked with nobody in control: give it a bounded time, then hang it up.
+                if (_socket is null && !_ended)
+                    _connectTimer = new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+                return;
+            }
+            var cause = HangupCauses.FromErrorReply(body);
+            if (cause is not null)
+            {
+                _a.Complete = true;
+                HangupLeg(_a, cause);
+            }
+            else if (!_a.AnswerPublished && !_a.HangupPublished)
+            {
+                Fail(body.Length > 0 ? body : "originate failed");
+            }
+        }
+    }
+
+    private Timer? _connectTimer;
+
+    private void OnConnectTimeout()
+    {
+        lock (_gate)
+        {
+            _connectTimer?.Dispose();
+            _connectTimer = null;
+            if (_socket is not null || _ended || !_a.Alive || _aHangupSent) return;
+            Log(LogLevel.Warning, "the caller's leg never connected to the outbound server; hanging it up");
+            HangupCaller("NORMAL_CLEARING");
+        }
+    }
+
+    // ------------------------------------------------------------------ outbound socket
+
+    public void OnSocketConnected(EslSession session, CommandReply connectReply)
+    {
+        lock (_gate)
+        {
+            if (_socket is not null || _ended)
+            {
+                Log(LogLevel.Warning, "second outbound connection for the call; closing it");
+                session.TrySend(EslCommands.Exit(), _ => session.Close());
+                return;
+            }
+            _socket = session;
+            session.Tag = this;
+            _connectTimer?.Dispose();
+            _connectTimer = null;
+            _ctx.Metrics.OutboundSessionsOpen.Inc();
+            // One flush for the whole set-up (the bridge below, or the hangup, flushes).
+            session.TrySend(EslCommands.Linger(30), null, flush: false);
+            session.TrySend(EslCommands.Event(EslEventFormat.Plain, SocketEvents), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _a.Uuid), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _b.Uuid), null, flush: false);
+            session.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid), null, flush: false);
+            if (_g is { Alive: true }) session.TrySend(EslCommands.Filter("Unique-ID", _g.Uuid), null, flush: false);
+            _a.Seen = true;
+            AnswerLeg(_a);
+            if (_hangupRequested)
+            {
+                _aHangupSent = true;
+                session.TrySend(EslCommands.SendMsgHangup(null, _hangupCause));
+                return;
+            }
+            _b.Dialled = true;
+            Log(LogLevel.Debug, "caller answered; bridging callee {Number} (leg {Uuid})", FieldRules.Mask(Job.CalleeNumber, _ctx.Options.LogPhoneNumbers), _b.Uuid);
+            session.TrySend(EslCommands.SendMsgExecute(null, "bridge", _ctx.DialStrings.BridgeCallee(Job, _b.Uuid)), r =>
+            {
+                if (r is CommandReply { IsError: true } err)
+                    lock (_gate) Log(LogLevel.Warning, "bridge refused: {Reply}", err.ReplyText);
+            });
+        }
+    }
+
+    public void OnSocketEvent(EslEvent evt) => OnChannelEvent(evt, fromSocket: true);
+
+    public void OnInboundEvent(EslEvent evt) => OnChannelEvent(evt, fromSocket: false);
+
+    private void OnChannelEvent(EslEvent evt, bool fromSocket)
+    {
+        lock (_gate)
+        {
+            // While the socket is up it reports every leg (one filter per uuid), in order with the replies to
+            // our commands; the control link's copy is only needed once the socket is gone.
+            if (!fromSocket && SocketAlive) return;
+            var leg = LegOf(evt.UniqueId);
+            if (leg is null) return;
+            switch (evt.EventName)
+            {
+                case "CHANNEL_CREATE":
+                case "CHANNEL_PROGRESS":
+                case "CHANNEL_PROGRESS_MEDIA":
+                case "CHANNEL_EXECUTE":
+                case "CHANNEL_BRIDGE":
+                case "CHANNEL_UNBRIDGE":
+                    leg.Seen = true;
+                    break;
+                case "CHANNEL_ANSWER":
+                    leg.Seen = true;
+                    AnswerLeg(leg);
+                    break;
+                case "CHANNEL_HANGUP":
+                    leg.Seen = true;
+                    HangupLeg(leg, evt["Hangup-Cause"] ?? "NORMAL_UNSPECIFIED");
+                    break;
+                case "CHANNEL_HANGUP_COMPLETE":
+                    leg.Seen = true;
+                    if (leg == _a) _aFailedCause ??= evt["variable_originate_failed_cause"];
+                    leg.Complete = true;
+                    if (!leg.HangupPublished) HangupLeg(leg, evt["Hangup-Cause"] ?? "NORMAL_UNSPECIFIED");
+                    else CheckDone();
+                    break;
+                case "CHANNEL_EXECUTE_COMPLETE":
+                    leg.Seen = true;
+                    if (leg == _a && evt["Application"] == "bridge") OnBridgeEnded(evt);
+                    break;
+                case "DTMF":
+                    if (leg == _g) OnBargeDtmf(evt["DTMF-Digit"]);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The A-leg's bridge returned: the callee is gone (or never came); end the caller's leg too.</summary>
+    private void OnBridgeEnded(EslEvent evt)
+    {
+        _aFailedCause ??= evt["variable_originate_failed_cause"];
+        if (_b.Dialled && !_b.Seen && !_b.HangupPublished)
+        {
+            // The callee's channel never appeared: report the cause the bridge failed with.
+            HangupLeg(_b, _aFailedCause ?? evt["Hangup-Cause"] ?? "NORMAL_UNSPECIFIED");
+        }
+        if (!_a.HangupPublished && !_aHangupSent)
+            HangupCaller(_b.Cause ?? _aFailedCause ?? "NORMAL_CLEARING");
+    }
+
+    public void OnSocketClosed(EslSession session)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(session, _socket)) return;
+            _ctx.Metrics.OutboundSessionsOpen.Dec();
+            _lingerTimer?.Dispose();
+            _lingerTimer = null;
+            if (!_exitSent && !AllHungUp())
+                Log(LogLevel.Warning, "outbound socket dropped; following the legs through the control link");
+            _socket = null;
+            if (AllHungUp()) SynthesizeMissing("NORMAL_UNSPECIFIED");
+            CheckDone();
+        }
+    }
+
+    private bool SocketAlive => _socket is { IsOpen: true } && !_exitSent;
+
+    // ------------------------------------------------------------------ answers and hangups
+
+    private Leg? LegOf(string? uuid)
+    {
+        if (uuid is null) return null;
+        if (string.Equals(uuid, _a.Uuid, StringComparison.OrdinalIgnoreCase)) return _a;
+        if (string.Equals(uuid, _b.Uuid, StringComparison.OrdinalIgnoreCase)) return _b;
+        if (_g is not null && string.Equals(uuid, _g.Uuid, StringComparison.OrdinalIgnoreCase)) return _g;
+        foreach (var p in _pastBarges)
+            if (string.Equals(uuid, p.Uuid, StringComparison.OrdinalIgnoreCase)) return p;
+        return null;
+    }
+
+    private void AnswerLeg(Leg leg)
+    {
+        if (!leg.Dialled || leg.AnswerPublished || leg.HangupPublished) return;
+        if (!leg.Ready)
+        {
+            leg.PendingAnswer = true;
+            return;
+        }
+        leg.AnswerPublished = true;
+        _ctx.Publisher.ActiveAdd(DialId, Job.OrgId, Job.UserId, leg.Side);
+        PublishEvent(Json.Answer(leg.Side));
+        if (leg == _g) ApplyPendingModes();
+    }
+
+    private void HangupLeg(Leg leg, string cause)
+    {
+        if (!leg.Dialled || leg.HangupPublished) return;
+        if (!leg.Ready)
+        {
+            // The leg's events overtook the reply to its originate (they travel on another connection):
+            // call-start or the barge ack is published first.
+            leg.PendingHangup ??= cause;
+            return;
+        }
+        leg.HangupPublished = true;
+        leg.Cause = cause;
+        if (leg.AnswerPublished) _ctx.Publisher.ActiveRemove(DialId, Job.OrgId, Job.UserId, leg.Side);
+        PublishEvent(Json.Hangup(leg.Side, cause));
+        _ctx.Metrics.HangupsByCause.WithLabels(leg.Side.ToString(), cause).Inc();
+        _ctx.Registry.RemoveUuid(leg.Uuid);
+
+        if (leg == _g)
+        {
+            FailPendingModes("barge leg ended");
+            _pastBarges.Add(leg);
+            _g = null;
+        }
+        if (leg == _b && !_a.HangupPublished && _a.AnswerPublished && !_aHangupSent)
+        {
+            // The callee is gone: FreeSWITCH leaves the caller parked in the socket (SPEC §7).
+            HangupCaller(cause);
+        }
+        if (leg == _a)
+        {
+            if (_g is { Alive: true, KillSent: false }) Kill(_g, "NORMAL_CLEARING", null);
+            if (!_b.Seen && _b.Dialled && !_b.HangupPublished && _a.Complete)
+                HangupLeg(_b, _aFailedCause ?? cause);
+        }
+        CheckDone();
+    }
+
+    /// <summary>The originate of this leg was accepted: publish what waited for it.</summary>
+    private void MakeReady(Leg leg)
+    {
+        leg.Ready = true;
+        if (leg.PendingAnswer) AnswerLeg(leg);
+        if (leg.PendingHangup is { } cause) HangupLeg(leg, cause);
+    }
+
+    private void HangupCaller(string cause)
+    {
+        _aHangupSent = true;
+        if (SocketAlive) _socket!.TrySend(EslCommands.SendMsgHangup(null, cause));
+        else _link.TryApi($"uuid_kill {_a.Uuid} {cause}", _ => { });
+    }
+
+    private bool AllHungUp()
+    {
+        if (_a.Dialled && !_a.HangupPublished) return false;
+        if (_b.Dialled && !_b.HangupPublished) return false;
+        if (_g is { Alive: true }) return false;
+        return true;
+    }
+
+    /// <summary>Legs dialled but never reported (their channel never appeared) end with the best cause we have.</summary>
+    private void SynthesizeMissing(string fallback)
+    {
+        foreach (var leg in new[] { _a, _b, _g })
+            if (leg is { Alive: true }) HangupLeg(leg, leg == _b ? _aFailedCause ?? _a.Cause ?? fallback : fallback);
+    }
+
+    private void CheckDone()
+    {
+        if (!AllHungUp())
+        {
+            // The caller's channel is completely gone: a callee that never appeared never will.
+            if (_a.Complete && _b.Dialled && !_b.Seen && !_b.HangupPublished) HangupLeg(_b, _aFailedCause ?? _a.Cause ?? "NORMAL_UNSPECIFIED");
+            return;
+        }
+        if (_socket is not null && !_exitSent)
+        {
+            var allComplete = _a.Complete && (!_b.Seen || _b.Complete) && _pastBarges.All(l => !l.Seen || l.Complete);
+            if (allComplete) SendExit();
+            else _lingerTimer ??= new Timer(_ => { lock (_gate) SendExit(); }, null, _ctx.Options.SocketLinger, Timeout.InfiniteTimeSpan);
+        }
+        EndCall("completed");
+    }
+
+    private void SendExit()
+    {
+        if (_exitSent || _socket is null) return;
+        _exitSent = true;
+        var s = _socket;
+        if (!s.TrySend(EslCommands.Exit(), _ => s.Close())) s.Close();
+    }
+
+    private void EndCall(string result)
+    {
+        if (_ended) return;
+        _ended = true;
+        _connectTimer?.Dispose();
+        _connectTimer = null;
+        _ctx.Registry.MarkEnded();
+        Interlocked.Decrement(ref _link.LiveCalls);
+        _ctx.Metrics.CallsByResult.WithLabels(CallResult(result)).Inc();
+        foreach (var leg in new[] { _a, _b, _g }) if (leg is not null) _ctx.Registry.RemoveUuid(leg.Uuid);
+        _ctx.Registry.RemoveUuid(_nextBargeUuid);
+        FailPendingModes("call ended");
+        Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
+        _unsubscribeTimer = new Timer(_ => Release(), null, _ctx.Options.EndedLinger, Timeout.InfiniteTimeSpan);
+        _endedTcs.TrySetResult();
+    }
+
+    private string SidesSummary()
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var leg in new[] { _a, _b }.Concat(_pastBarges))
+        {
+            if (!leg.Dialled && leg.Cause is null) continue;
+            if (sb.Length > 0) sb.Append(", ");
+            sb.Append("side ").Append(leg.Side).Append(leg.AnswerPublished ? " answered, " : " ").Append(leg.Cause ?? "-");
+        }
+        return sb.ToString();
+    }
+
+    private string CallResult(string result)
+    {
+        if (result != "completed") return result;
+        if (_a.Cause is not null && !_a.AnswerPublished) return "caller_" + _a.Cause.ToLowerInvariant();
+        if (_b.AnswerPublished) return "connected";
+        return "callee_" + (_b.Cause ?? "unknown").ToLowerInvariant();
+    }
+
+    private void Release()
+    {
+        _unsubscribeTimer?.Dispose();
+        _ctx.Registry.Remove(this);
+        var unsub = Unsubscribe;
+        if (unsub is not null) _ = unsub();
+    }
+
+    // ------------------------------------------------------------------ link loss
+
+    /// <summary>The control link came back: legs we could not follow meanwhile are checked (SPEC §4).</summary>
+    public void OnLinkRestored(bool freeswitchRestarted)
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            foreach (var leg in new[] { _a, _b, _g })
+            {
+                if (leg is not { Alive: true } || SocketAlive) continue;
+                if (freeswitchRestarted) { HangupLeg(leg, "SYSTEM_SHUTDOWN"); continue; }
+                var l = leg;
+                _link.TryApi($"uuid_exists {l.Uuid}", r =>
+                {
+                    if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
+                        lock (_gate) HangupLeg(l, "NORMAL_UNSPECIFIED");
+                });
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ control messages
+
+    public void OnControl(string payload)
+    {
+        var received = Stopwatch.GetTimestamp();
+        string type;
+        string? id = null;
+        string? phone = null, callerId = null;
+        bool phoneBad = false, callerIdBad = false;
+        try
+        {
+            using var doc = JsonDocument.Parse(payload, new JsonDocumentOptions { AllowTrailingCommas = true, MaxDepth = 16 });
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                Reply(Json.ControlFailure("unknown", "invalid json", null), "unknown", "invalid");
+                return;
+            }
+            if (root.TryGetProperty("id", out var idEl)) id = idEl.GetRawText();
+            if (!root.TryGetProperty("type", out var typeEl) || typeEl.ValueKind != JsonValueKind.String)
+            {
+                Reply(Json.ControlFailure("unknown", "missing type", id), "unknown", "invalid");
+                return;
+            }
+            type = typeEl.GetString()!;
+            if (OwnTypes.Contains(type)) return; // our own publications come back on the channel
+            if (root.TryGetProperty("phone_number", out var p))
+            {
+                if (p.ValueKind == JsonValueKind.String) phone = p.GetString();
+                else if (p.ValueKind == JsonValueKind.Number && p.GetRawText().All(char.IsAsciiDigit)) phone = p.GetRawText();
+                else phoneBad = true;
+            }
+            if (root.TryGetProperty("caller_id", out var c))
+            {
+                if (c.ValueKind == JsonValueKind.String) callerId = c.GetString();
+                else if (c.ValueKind == JsonValueKind.Number && c.GetRawText().All(char.IsAsciiDigit)) callerId = c.GetRawText();
+                else callerIdBad = true;
+            }
+        }
+        catch (JsonException)
+        {
+            Reply(Json.ControlFailure("unknown", "invalid json", null), "unknown", "invalid");
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_ended || _failed || AllHungUp() && _a.HangupPublished)
+            {
+                Refuse(type, "call ended", id);
+                return;
+            }
+            switch (type)
+            {
+                case "hangup":
+                    DoHangup(id, received);
+                    break;
+                case "barge":
+                    if (phone is null && !phoneBad) Refuse(type, "missing phone_number", id);
+                    else if (phoneBad || !FieldRules.IsPhoneNumber(phone)) Refuse(type, "invalid phone_number", id);
+                    else if (callerIdBad || callerId is not null && !FieldRules.IsCallerId(callerId)) Refuse(type, "invalid caller_id", id);
+                    else DoBarge(phone!, callerId ?? Job.CallerIdLegA, id, received);
+                    break;
+                case "whisper":
+                    SetMode(type, id, 2, received);
+                    break;
+                case "mute":
+                    SetMode(type, id, 0, received);
+                    break;
+                case "threeway":
+                    SetMode(type, id, 3, received);
+                    break;
+                case "unthreeway":
+                    SetMode(type, id, -1, received);
+                    break;
+                default:
+                    Refuse(type, "unknown type", id);
+                    break;
+            }
+        }
+    }
+
+    private void Refuse(string type, string cause, string? id)
+    {
+        Reply(Json.ControlFailure(type, cause, id), type, "failure");
+        Log(LogLevel.Information, "control {Type} refused: {Cause}", type, cause);
+    }
+
+    private void Ack(string type, string? id, long received)
+    {
+        _ctx.Metrics.ControlLatency.Observe(Stopwatch.GetElapsedTime(received).TotalSeconds);
+        Reply(Json.Ack(type, id), type, "ack");
+    }
+
+    private void Reply(string json, string type, string result)
+    {
+        _ctx.Metrics.ControlMessages.WithLabels(KnownType(type), result).Inc();
+        _ctx.Publisher.Reply(DialId, json);
+    }
+
+    private static string KnownType(string type) =>
+        type is "hangup" or "barge" or "whisper" or "mute" or "threeway" or "unthreeway" ? type : "other";
+
+    private void DoHangup(string? id, long received)
+    {
+        _hangupRequested = true;
+        if (!_callStarted)
+        {
+            // bgapi not answered yet: kill once it is
+            _aHangupPendingStart = true;
+            _hangupCause = "NORMAL_CLEARING";
+            Ack("hangup", id, received);
+            return;
+        }
+        KillLegs("NORMAL_CLEARING", () => Ack("hangup", id, received), () => Refuse("hangup", "freeswitch unavailable", id));
+    }
+
+    /// <summary>Hangs up every live leg: answered ones with <paramref name="answeredCause"/>, ringing ones with ORIGINATOR_CANCEL.</summary>
+    private void KillLegs(string answeredCause, Action? onAccepted, Action? onUnavailable = null)
+    {
+        // The first reply from FreeSWITCH acknowledges (so the ack precedes the hangup-events that follow
+        // it on the same connection); a failure only when no command could be carried at all.
+        var pending = 1;
+        var answered = false;
+        void Done(bool ok)
+        {
+            if (ok && !answered)
+            {
+                answered = true;
+                onAccepted?.Invoke();
+            }
+            if (--pending == 0 && !answered)
+            {
+                answered = true;
+                if (onUnavailable is not null) onUnavailable();
+                else onAccepted?.Invoke();
+            }
+        }
+        // The barger first (its eavesdrop would otherwise end with the caller), then the caller, whose cause
+        // FreeSWITCH hands to the bridged callee, then the callee.
+        if (_g is { Alive: true })
+        {
+            pending++;
+            if (!Kill(_g, _g.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
+        }
+        if (_a.Alive)
+        {
+            pending++;
+            _aHangupSent = true;
+            _a.KillSent = true;
+            // uuid_kill, not a queued sendmsg hangup: it acts at once, before the callee's kill can end the
+            // bridge and let hangup_after_bridge hang the caller up with NORMAL_CLEARING.
+            var cause = _a.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL";
+            if (!SendApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); })) Done(false);
+        }
+        if (_b is { Alive: true, Seen: true })
+        {
+            pending++;
+            if (!Kill(_b, _b.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
+        }
+        if (pending == 1 && !answered)
+        {
+            // nothing left to hang up
+            answered = true;
+            pending = 0;
+            onAccepted?.Invoke();
+            return;
+        }
+        Done(false);
+    }
+
+    private bool Kill(Leg leg, string cause, Action<bool>? done)
+    {
+        leg.KillSent = true;
+        return SendApi($"uuid_kill {leg.Uuid} {cause}", r => { lock (_gate) done?.Invoke(r is not null); });
+    }
+
+    /// <summary>An API command on the call's socket when it is up, else on the control link.</summary>
+    private bool SendApi(string command, Action<EslMessage?> onReply)
+    {
+        if (SocketAlive && _socket!.TrySend(EslCommands.Api(command), onReply)) return true;
+        return _link.TryApi(command, onReply);
+    }
+
+    private void DoBarge(string phone, string callerId, string? id, long received)
+    {
+        if (_g is { Alive: true })
+        {
+            Refuse("barge", "barge already active", id);
+            return;
+        }
+        if (!_a.AnswerPublished || _a.HangupPublished || _hangupRequested)
+        {
+            Refuse("barge", "call not answered", id);
+            return;
+        }
+        var leg = new Leg(2, _nextBargeUuid) { Dialled = true, Ready = false };
+        _g = leg;
+        _mode = 0;
+        _modeBeforeThreeway = 0;
+        _nextBargeUuid = Guid.NewGuid().ToString();
+        _ctx.Registry.AddUuid(leg.Uuid, this);
+        _ctx.Registry.AddUuid(_nextBargeUuid, this);
+        if (SocketAlive) _socket!.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
+        Log(LogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _ctx.Options.LogPhoneNumbers), leg.Uuid);
+        var cmd = _ctx.DialStrings.OriginateBarger(Job, leg.Uuid, phone, callerId, _a.Uuid);
+        var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), reply =>
+        {
+            lock (_gate)
+            {
+                if (reply is CommandReply { IsOk: true })
+                {
+                    Ack("barge", id, received);
+                    MakeReady(leg);
+                }
+                else
+                {
+                    leg.Dialled = false;
+                    if (_g == leg) _g = null;
+                    FailPendingModes("barge refused");
+                    Refuse("barge", reply is null ? "freeswitch unavailable" : Describe(reply), id);
+                }
+            }
+        }, evt =>
+        {
+            lock (_gate)
+            {
+                var body = evt.EventBodyText?.Trim() ?? "";
+                if (body.StartsWith("+OK", StringComparison.Ordinal)) AnswerLeg(leg);
+                else HangupLeg(leg, HangupCauses.FromErrorReply(body) ?? "NORMAL_UNSPECIFIED");
+            }
+        });
+        if (!sent)
+        {
+            leg.Dialled = false;
+            _g = null;
+            Refuse("barge", "freeswitch unavailable", id);
+        }
+    }
+
+    /// <summary>whisper = 2, mute = 0, threeway = 3, unthreeway (-1) = the mode before threeway (SPEC §5).</summary>
+    private void SetMode(string type, string? id, int digit, long received)
+    {
+        if (_g is not { Alive: true })
+        {
+            Refuse(type, "no barge leg", id);
+            return;
+        }
+        if (digit == -1)
+        {
+            if (_mode != 3)
+            {
+                Refuse(type, "not in threeway", id);
+                return;
+            }
+            digit = _modeBeforeThreeway;
+        }
+        else if (digit == 3 && _mode != 3)
+        {
+            _modeBeforeThreeway = _mode;
+        }
+        _mode = digit;
+        var pm = new PendingMode(type, id, digit, received);
+        if (!_g.AnswerPublished) _pendingModes.Add(pm); // applied when the barger answers
+        else SendMode(_g, pm);
+    }
+
+    private void SendMode(Leg leg, PendingMode pm)
+    {
+        var sent = SendApi($"uuid_recv_dtmf {leg.Uuid} {pm.Digit}", r =>
+        {
+            lock (_gate)
+            {
+                if (r is ApiResponse { IsOk: true }) Ack(pm.Type, pm.Id, pm.Received);
+                else Refuse(pm.Type, r is null ? "freeswitch unavailable" : Describe(r), pm.Id);
+            }
+        });
+        if (!sent) Refuse(pm.Type, "freeswitch unavailable", pm.Id);
+    }
+
+    private void ApplyPendingModes()
+    {
+        if (_g is null) return;
+        var list = _pendingModes.ToArray();
+        _pendingModes.Clear();
+        foreach (var pm in list) SendMode(_g, pm);
+    }
+
+    private void FailPendingModes(string cause)
+    {
+        var list = _pendingModes.ToArray();
+        _pendingModes.Clear();
+        foreach (var pm in list) Refuse(pm.Type, cause, pm.Id);
+    }
+
+    /// <summary>The barger's DTMF (from our uuid_recv_dtmf or its keypad) sets the eavesdrop mode.</summary>
+    private void OnBargeDtmf(string? digit)
+    {
+        if (digit is not { Length: 1 }) return;
+        var d = digit[0] - '0';
+        if (d is < 0 or > 3) return;
+        if (d == 3 && _mode != 3) _modeBeforeThreeway = _mode;
+        _mode = d;
+    }
+
+    // ------------------------------------------------------------------ drain
+
+    /// <summary>Hangs up whatever is left (graceful stop after DRAIN_TIMEOUT), with MANAGER_REQUEST.</summary>
+    public void HangupForShutdown()
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            _hangupRequested = true;
+            _hangupCause = "MANAGER_REQUEST";
+            if (!_callStarted) { _aHangupPendingStart = true; return; }
+            KillLegs("MANAGER_REQUEST", null);
+        }
+    }
+
+    /// <summary>Nothing was sent (the link dropped before the originate): forget the call without publishing.</summary>
+    public void ForceEndSilently()
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            _ended = true;
+            _ctx.Registry.MarkEnded();
+            _endedTcs.TrySetResult();
+        }
+    }
+
+    /// <summary>Last resort when FreeSWITCH cannot be reached at exit: every side still ends in Redis.</summary>
+    public void ForceEnd(string cause)
+    {
+        lock (_gate)
+        {
+            if (_ended) return;
+            foreach (var leg in new[] { _g, _b, _a })
+                if (leg is { Alive: true }) HangupLeg(leg, cause);
+            EndCall("completed");
+        }
+    }
+
+    /// <summary>Closes the outbound socket as a crash or network fault would (tests).</summary>
+    internal void DropSocketForTest()
+    {
+        EslSession? s;
+        lock (_gate) s = _socket;
+        s?.Close();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private void PublishEvent(string json) => _ctx.Publisher.Event(DialId, Job.OrgId, Job.UserId, json);
+
+    private void Log(LogLevel level, string message, params object?[] args)
+    {
+        if (!_ctx.Logger.IsEnabled(level)) return;
+        using (_ctx.Logger.BeginScope(_scope))
+            _ctx.Logger.Log(level, message, args);
+    }
+}

@@ -1,0 +1,313 @@
+using System.Collections.Concurrent;
+using DotNetty.Transport.Bootstrapping;
+using DotNetty.Transport.Channels;
+using DotNetty.Transport.Channels.Sockets;
+using Microsoft.Extensions.Logging;
+using Redswitch.Protocol;
+using Redswitch.Protocol.Framing;
+using Redswitch.Protocol.Messages;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Metrics;
+
+namespace Redswitch.Server.Esl;
+
+/// <summary>
+/// The inbound control link to one FreeSWITCH node (SPEC §7): auth, <c>event plain BACKGROUND_JOB
+/// CHANNEL_HANGUP_COMPLETE HEARTBEAT</c>, <c>bgapi</c> with Redswitch-chosen Job-UUIDs matched to their
+/// BACKGROUND_JOB, and capped exponential backoff with jitter after a loss.
+/// </summary>
+public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
+{
+    private readonly EslNode _node;
+    private readonly RedswitchOptions _options;
+    private readonly IEventLoopGroup _group;
+    private readonly RedswitchMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Action<EslEvent>> _jobs = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _gate = new();
+    private EslSession? _session;
+    private volatile bool _up;
+    private TaskCompletionSource _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _attempt;
+    private Task? _loop;
+
+    /// <summary>Events for channels (CHANNEL_HANGUP_COMPLETE) go here.</summary>
+    public Action<InboundLink, EslEvent>? ChannelEvent { get; set; }
+
+    /// <summary>Raised once authenticated again after a loss; the argument says whether FreeSWITCH restarted (Core-UUID changed).</summary>
+    public Action<InboundLink, bool>? Restored { get; set; }
+
+    public Action<InboundLink>? Lost { get; set; }
+
+    public EslNode Node => _node;
+    public bool IsUp => _up;
+    public int LiveCalls;
+
+    public InboundLink(EslNode node, RedswitchOptions options, IEventLoopGroup group, RedswitchMetrics metrics, ILogger logger)
+    {
+        _node = node;
+        _options = options;
+        _group = group;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    public Task WaitUpAsync(CancellationToken ct)
+    {
+        Task t;
+        lock (_gate) t = _up ? Task.CompletedTask : _upSignal.Task;
+        return t.WaitAsync(ct);
+    }
+
+    private Timer? _silenceTimer;
+
+    public void Start()
+    {
+        _loop = Task.Run(RunAsync);
+        var period = _options.LinkSilenceTimeout / 6;
+        _silenceTimer = new Timer(_ => CheckSilence(), null, period, period);
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var session = new EslSession(this, "inbound", _metrics, _logger) { Tag = closed };
+            try
+            {
+                var bootstrap = new Bootstrap()
+                    .Group(_group)
+                    .Channel<TcpSocketChannel>()
+                    .Option(ChannelOption.TcpNodelay, true)
+                    .Option(ChannelOption.ConnectTimeout, TimeSpan.FromSeconds(5))
+                    .Handler(new ActionChannelInitializer<ISocketChannel>(ch =>
+                    {
+                        ch.Pipeline.AddLast("decoder", new EslFrameDecoder());
+                        ch.Pipeline.AddLast("encoder", new EslCommandEncoder());
+                        ch.Pipeline.AddLast("session", session);
+                        ch.Pipeline.AddLast("errors", new EslCodecErrorHandler(_logger));
+                    }));
+                lock (_gate) _session = session;
+                await bootstrap.ConnectAsync(_node.Host, _node.Port).ConfigureAwait(false);
+                await closed.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                lock (_gate) if (ReferenceEquals(_session, session)) _session = null;
+                _logger.LogWarning("FreeSWITCH {Node}: cannot connect ({Reason})", _node, e.GetBaseException().Message);
+            }
+            if (_stop.IsCancellationRequested) break;
+            var delay = Backoff(_attempt++);
+            try { await Task.Delay(delay, _stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var baseMs = _options.ReconnectBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 20));
+        var capped = Math.Min(baseMs, _options.ReconnectCap.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble() * 0.5));
+    }
+
+    public bool TryApi(string command, Action<EslMessage?> onReply)
+    {
+        EslSession? s;
+        lock (_gate) s = _up ? _session : null;
+        return s is not null && s.TrySend(EslCommands.Api(command), onReply);
+    }
+
+    /// <summary>Sends <c>bgapi</c> with our Job-UUID; <paramref name="onJob"/> gets its BACKGROUND_JOB (never when the link is lost first).</summary>
+    public bool TryBgApi(string command, string jobUuid, Action<EslMessage?> onReply, Action<EslEvent> onJob)
+    {
+        EslSession? s;
+        lock (_gate) s = _up ? _session : null;
+        if (s is null) return false;
+        _jobs[jobUuid] = onJob;
+        if (s.TrySend(EslCommands.BgApi(command, jobUuid), onReply)) return true;
+        _jobs.TryRemove(jobUuid, out _);
+        return false;
+    }
+
+    public void ForgetJob(string jobUuid) => _jobs.TryRemove(jobUuid, out _);
+
+    void IEslSessionListener.OnActive(EslSession session) =>
+        _logger.LogDebug("FreeSWITCH {Node}: connected", _node);
+
+    void IEslSessionListener.OnOther(EslSession session, EslMessage message)
+    {
+        switch (message)
+        {
+            case AuthRequest:
+                session.TrySend(EslCommands.Auth(_options.EslPassword), reply =>
+                {
+                    if (reply is CommandReply { IsOk: true })
+                    {
+                        session.TrySend(EslCommands.Event(EslEventFormat.Plain, "BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "HEARTBEAT"), r =>
+                        {
+                            if (r is CommandReply { IsOk: true }) SetUp(session);
+                            else { _logger.LogError("FreeSWITCH {Node}: event subscription refused", _node); session.Close(); }
+                        });
+                    }
+                    else if (reply is not null)
+                    {
+                        _logger.LogError("FreeSWITCH {Node}: authentication refused (check ESL_PASSWORD)", _node);
+                        session.Close();
+                    }
+                });
+                break;
+            case RudeRejection:
+                _logger.LogError("FreeSWITCH {Node}: connection rejected by its ACL", _node);
+                break;
+        }
+    }
+
+    private void SetUp(EslSession session)
+    {
+        bool restored;
+        lock (_gate)
+        {
+            if (!ReferenceEquals(session, _session)) return;
+            restored = _attemptSinceUp;
+            _up = true;
+            _attempt = 0;
+            _attemptSinceUp = false;
+            _upSignal.TrySetResult();
+        }
+        _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
+        _logger.LogInformation("FreeSWITCH {Node}: control link up", _node);
+        if (!restored) return;
+        // Did FreeSWITCH restart meanwhile? Its uptime is shorter than our outage then (its Core-UUID changed too,
+        // but it cannot always be read back at once).
+        var lostAt = _lostAt;
+        session.TrySend(EslCommands.Api("status"), r =>
+        {
+            var uptime = ParseUptime((r as ApiResponse)?.BodyText);
+            var restarted = uptime is { } up && up < DateTime.UtcNow - lostAt;
+            if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down", _node);
+            Restored?.Invoke(this, restarted);
+        });
+    }
+
+    /// <summary>"UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
+    public static TimeSpan? ParseUptime(string? status)
+    {
+        if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
+        var line = status.AsSpan(3);
+        var nl = line.IndexOf('\n');
+        if (nl >= 0) line = line[..nl];
+        double ms = 0;
+        foreach (var part in line.ToString().Split(',', StringSplitOptions.TrimEntries))
+        {
+            var sp = part.Split(' ');
+            if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
+            ms += sp[1] switch
+            {
+                "years" => n * 365.25 * 86400000,
+                "days" => n * 86400000.0,
+                "hours" => n * 3600000.0,
+                "minutes" => n * 60000.0,
+                "seconds" => n * 1000.0,
+                "milliseconds" => n,
+                "microseconds" => n / 1000.0,
+                _ => 0,
+            };
+        }
+        return TimeSpan.FromMilliseconds(ms);
+    }
+
+    private bool _attemptSinceUp;
+    private DateTime _lostAt;
+
+    void IEslSessionListener.OnEvent(EslSession session, EslEvent evt)
+    {
+        switch (evt.EventName)
+        {
+            case "BACKGROUND_JOB":
+                var jobUuid = evt.JobUuid;
+                if (jobUuid is not null && _jobs.TryRemove(jobUuid, out var cb))
+                {
+                    try { cb(evt); }
+                    catch (Exception e) { _logger.LogError(e, "BACKGROUND_JOB handler failed"); }
+                }
+                break;
+            case "HEARTBEAT":
+                break;
+            default:
+                ChannelEvent?.Invoke(this, evt);
+                break;
+        }
+    }
+
+    void IEslSessionListener.OnClosed(EslSession session)
+    {
+        var wasUp = false;
+        lock (_gate)
+        {
+            if (ReferenceEquals(session, _session))
+            {
+                wasUp = _up;
+                _up = false;
+                _session = null;
+                _attemptSinceUp = true;
+                // The last time we heard from FreeSWITCH: a FreeSWITCH that restarted since has a shorter uptime.
+                _lostAt = session.LastFrame;
+                if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        _jobs.Clear();
+        if (wasUp)
+        {
+            _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);
+            _logger.LogWarning("FreeSWITCH {Node}: control link lost", _node);
+            Lost?.Invoke(this);
+        }
+        (session.Tag as TaskCompletionSource)?.TrySetResult();
+    }
+
+    /// <summary>Closes the link when nothing (no HEARTBEAT, no reply to a probe) arrived for LinkSilenceTimeout.</summary>
+    private void CheckSilence()
+    {
+        EslSession? s;
+        lock (_gate) s = _up ? _session : null;
+        if (s is null) return;
+        var silent = DateTime.UtcNow - s.LastFrame;
+        if (silent > _options.LinkSilenceTimeout)
+        {
+            _logger.LogWarning("FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
+            s.Close();
+        }
+        else if (silent > _options.LinkSilenceTimeout / 3)
+        {
+            s.TrySend(EslCommands.Api("uptime"));
+        }
+    }
+
+    /// <summary>Closes the current connection as a network fault would (tests); the link reconnects.</summary>
+    internal bool DropForTest()
+    {
+        EslSession? s;
+        lock (_gate) s = _session;
+        s?.Close();
+        return s is not null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_silenceTimer is not null) await _silenceTimer.DisposeAsync().ConfigureAwait(false);
+        EslSession? s;
+        lock (_gate) s = _session;
+        s?.Close();
+        if (_loop is not null)
+        {
+            try { await _loop.ConfigureAwait(false); } catch { /* stopping */ }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Net;
+using DotNetty.Transport.Bootstrapping;
+using DotNetty.Transport.Channels;
+using DotNetty.Transport.Channels.Sockets;
+using Microsoft.Extensions.Logging;
+using Redswitch.Protocol;
+using Redswitch.Protocol.Framing;
+using Redswitch.Protocol.Messages;
+using Redswitch.Server.Calls;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Metrics;
+
+namespace Redswitch.Server.Esl;
+
+/// <summary>
+/// Accepts FreeSWITCH's <c>socket</c> connections (SPEC §7): refuses peers outside OUTBOUND_ALLOW, sends
+/// <c>connect</c>, and hands the session to the owner of the channel's uuid; channels no call owns are refused.
+/// </summary>
+public sealed class OutboundServer(RedswitchOptions options, CallRegistry registry, IEventLoopGroup boss, IEventLoopGroup workers, RedswitchMetrics metrics, ILogger logger)
+    : IEslSessionListener, IAsyncDisposable
+{
+    private IChannel? _listener;
+
+    public IPEndPoint? BoundEndPoint => _listener?.LocalAddress as IPEndPoint;
+
+    public async Task StartAsync()
+    {
+        var bootstrap = new ServerBootstrap()
+            .Group(boss, workers)
+            .Channel<TcpServerSocketChannel>()
+            .Option(ChannelOption.SoBacklog, 1024)
+            .Option(ChannelOption.SoReuseaddr, true)
+            .ChildOption(ChannelOption.TcpNodelay, true)
+            .ChildHandler(new ActionChannelInitializer<ISocketChannel>(ch =>
+            {
+                var remote = (ch.RemoteAddress as IPEndPoint)?.Address;
+                if (remote is null || !options.OutboundAllow.Any(c => c.Contains(remote)))
+                {
+                    logger.LogWarning("outbound connection from {Peer} refused: not in OUTBOUND_ALLOW", ch.RemoteAddress);
+                    ch.CloseAsync();
+                    return;
+                }
+                ch.Pipeline.AddLast("decoder", new EslFrameDecoder());
+                ch.Pipeline.AddLast("encoder", new EslCommandEncoder());
+                ch.Pipeline.AddLast("session", new EslSession(this, "outbound", metrics, logger));
+                ch.Pipeline.AddLast("errors", new EslCodecErrorHandler(logger));
+            }));
+        _listener = await bootstrap.BindAsync(options.OutboundListen).ConfigureAwait(false);
+    }
+
+    void IEslSessionListener.OnActive(EslSession session)
+    {
+        session.TrySend(EslCommands.Connect(), reply =>
+        {
+            if (reply is not CommandReply { IsConnectReply: true } connect)
+            {
+                logger.LogWarning("outbound connection from {Peer}: no channel data in reply to connect", session.Remote);
+                session.Close();
+                return;
+            }
+            var uuid = connect.ChannelData["Unique-ID"] ?? connect.ChannelData["Channel-Unique-ID"];
+            var owner = registry.ByUuid(uuid);
+            var dialId = connect.ChannelData["variable_dial_id"];
+            if (owner is null || (dialId is not null && dialId != owner.DialId) || !string.Equals(uuid, owner.CallerUuid, StringComparison.OrdinalIgnoreCase))
+            {
+                logger.LogWarning("outbound connection from {Peer} for channel {Uuid} (dial_id {DialId}) refused: no call of this instance", session.Remote, uuid, dialId);
+                session.TrySend(EslCommands.Exit(), _ => session.Close());
+                return;
+            }
+            owner.OnSocketConnected(session, connect);
+        });
+    }
+
+    void IEslSessionListener.OnEvent(EslSession session, EslEvent evt) => (session.Tag as CallOwner)?.OnSocketEvent(evt);
+
+    void IEslSessionListener.OnOther(EslSession session, EslMessage message)
+    {
+        // Disconnect notices (linger, goodbye) need no action: we close on our own exit (SPEC §7).
+    }
+
+    void IEslSessionListener.OnClosed(EslSession session) => (session.Tag as CallOwner)?.OnSocketClosed(session);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_listener is not null) await _listener.CloseAsync().ConfigureAwait(false);
+    }
+}

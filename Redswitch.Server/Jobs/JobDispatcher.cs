@@ -1,0 +1,238 @@
+using Microsoft.Extensions.Logging;
+using Redswitch.Server.Calls;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Esl;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Jobs;
+
+/// <summary>
+/// Takes jobs reliably (SPEC §3.2): BLMOVE from JOB_LIST into this instance's processing list on a
+/// dedicated blocking connection, only while a FreeSWITCH link is up; validates, marks the dial_id
+/// dialled (SET NX), subscribes to its channel and hands the call to a new <see cref="CallOwner"/>.
+/// </summary>
+public sealed class JobDispatcher
+{
+    private readonly RedswitchOptions _options;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IConnectionMultiplexer _blocking;
+    private readonly LinkPool _links;
+    private readonly CallRegistry _registry;
+    private readonly CallContext _ctx;
+    private readonly RedswitchMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly RedisKeys _keys;
+    private readonly IDatabase _db;
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private Timer? _heartbeat;
+    private int _inFlight;
+
+    public JobDispatcher(RedswitchOptions options, IConnectionMultiplexer redis, IConnectionMultiplexer blocking, LinkPool links,
+        CallRegistry registry, CallContext ctx, RedisKeys keys, RedswitchMetrics metrics, ILogger logger)
+    {
+        _options = options;
+        _redis = redis;
+        _blocking = blocking;
+        _links = links;
+        _registry = registry;
+        _ctx = ctx;
+        _metrics = metrics;
+        _logger = logger;
+        _keys = keys;
+        _db = redis.GetDatabase();
+        _slots = new SemaphoreSlim(options.MaxConcurrentJobs);
+    }
+
+    public bool Stopping => _stop.IsCancellationRequested;
+
+    public async Task StartAsync()
+    {
+        await _db.StringSetAsync(_keys.Heartbeat, "1", TimeSpan.FromSeconds(_options.HeartbeatInterval.TotalSeconds * 3)).ConfigureAwait(false);
+        _heartbeat = new Timer(_ => Heartbeat(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        await RecoverAsync().ConfigureAwait(false);
+        _loop = Task.Run(LoopAsync);
+    }
+
+    private void Heartbeat()
+    {
+        _ = _db.StringSetAsync(_keys.Heartbeat, "1", TimeSpan.FromSeconds(_options.HeartbeatInterval.TotalSeconds * 3), flags: CommandFlags.FireAndForget);
+    }
+
+    /// <summary>What an earlier run of this instance left in its processing list is returned or dead-lettered.</summary>
+    private async Task RecoverAsync()
+    {
+        var left = await _db.ListRangeAsync(_keys.Processing).ConfigureAwait(false);
+        foreach (var item in left)
+        {
+            var raw = (string)item!;
+            var parsed = JobParser.Parse(raw);
+            if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
+                await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
+            else
+                await ReturnToHeadAsync(raw).ConfigureAwait(false);
+        }
+        if (left.Length > 0) _logger.LogInformation("recovered {Count} job(s) left in {Key}", left.Length, _keys.Processing);
+    }
+
+    private async Task LoopAsync()
+    {
+        var blockDb = _blocking.GetDatabase();
+        var failures = 0;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _links.WaitAnyUpAsync(_stop.Token).ConfigureAwait(false);
+                await _slots.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { break; }
+
+            RedisResult result;
+            try
+            {
+                result = await blockDb.ExecuteAsync("BLMOVE",
+                    [(RedisKey)_keys.JobList, (RedisKey)_keys.Processing, "LEFT", "RIGHT", _options.BlockSeconds]).ConfigureAwait(false);
+                failures = 0;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                _slots.Release();
+                _metrics.RedisErrors.Inc();
+                _logger.LogWarning("taking jobs failed: {Reason}", e.Message);
+                try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 * (1 << Math.Min(++failures, 6)))), _stop.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                continue;
+            }
+            if (result.IsNull)
+            {
+                _slots.Release();
+                continue;
+            }
+            var raw = (string)result!;
+            _metrics.JobsTaken.Inc();
+            if (_stop.IsCancellationRequested || !_links.AnyUp)
+            {
+                await ReturnToHeadAsync(raw).ConfigureAwait(false);
+                _slots.Release();
+                continue;
+            }
+            Interlocked.Increment(ref _inFlight);
+            _ = HandleAsync(raw).ContinueWith(t =>
+            {
+                if (t.IsFaulted) _logger.LogError(t.Exception!.GetBaseException(), "job handling failed");
+                Interlocked.Decrement(ref _inFlight);
+                _slots.Release();
+            }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task HandleAsync(string raw)
+    {
+        var parsed = JobParser.Parse(raw);
+        if (parsed.Job is null)
+        {
+            await RefuseAsync(raw, parsed.Cause!, parsed.DialId, parsed.OrgId, parsed.UserId).ConfigureAwait(false);
+            return;
+        }
+        var job = parsed.Job;
+        if (JobParser.IsExpired(job, _options.JobMaxAgeSeconds, DateTimeOffset.UtcNow))
+        {
+            await RefuseAsync(raw, "expired", job.DialId, job.OrgId, job.UserId).ConfigureAwait(false);
+            return;
+        }
+        if (_registry.Contains(job.DialId) ||
+            !await _db.StringSetAsync(RedisKeys.Dialled(job.DialId), _keys.InstanceId, TimeSpan.FromSeconds(RedisKeys.DialledTtl), When.NotExists).ConfigureAwait(false))
+        {
+            _logger.LogWarning("job for dial_id {DialId} dead-lettered: already dialled", job.DialId);
+            await DeadLetterAsync(raw, "already dialled").ConfigureAwait(false);
+            return;
+        }
+
+        var link = _links.Pick();
+        if (link is null)
+        {
+            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
+            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+            return;
+        }
+        var owner = new CallOwner(job, _ctx, link);
+        if (!_registry.TryAdd(owner))
+        {
+            await DeadLetterAsync(raw, "already dialled").ConfigureAwait(false);
+            return;
+        }
+        _metrics.CallsLive.Inc();
+        _ = owner.Ended.ContinueWith(_ => _metrics.CallsLive.Dec(), TaskScheduler.Default);
+
+        // Subscribe before originating, so a hangup sent while the phone rings is seen (SPEC §3.3).
+        var queue = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(job.DialId)).ConfigureAwait(false);
+        queue.OnMessage(m =>
+        {
+            try { owner.OnControl((string)m.Message!); }
+            catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
+        });
+        owner.Unsubscribe = () => queue.UnsubscribeAsync();
+
+        var started = owner.Start(_ =>
+        {
+            _db.ListRemoveAsync(_keys.Processing, raw, 1, CommandFlags.FireAndForget);
+        });
+        if (!started)
+        {
+            // The link went down between taking and sending: the job goes back untouched.
+            owner.ForceEndSilently();
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+            _registry.Remove(owner);
+            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
+            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RefuseAsync(string raw, string cause, string? dialId, string? orgId, string? userId)
+    {
+        _metrics.JobsFailed.WithLabels(cause).Inc(); // a fixed set: invalid json, unknown type, missing/invalid <field>, expired
+        var publish = dialId is not null && !_registry.Contains(dialId) &&
+                      !await _db.KeyExistsAsync(RedisKeys.Dialled(dialId)).ConfigureAwait(false);
+        _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId ?? "(none)");
+        await DeadLetterAsync(raw, cause).ConfigureAwait(false);
+        if (publish)
+            _ctx.Publisher.Event(dialId!, orgId, userId, Json.JobFailure(cause));
+    }
+
+    private async Task DeadLetterAsync(string raw, string cause)
+    {
+        var wrapped = $"{{\"job\": {Json.Str(raw)}, \"cause\": {Json.Str(cause)}, \"at\": {DateTimeOffset.UtcNow.ToUnixTimeSeconds()}}}";
+        var tran = _db.CreateTransaction();
+        _ = tran.ListRightPushAsync(_keys.Dead, wrapped);
+        _ = tran.ListRemoveAsync(_keys.Processing, raw, 1);
+        await tran.ExecuteAsync().ConfigureAwait(false);
+        _metrics.JobsDeadLettered.Inc();
+    }
+
+    private async Task ReturnToHeadAsync(string raw)
+    {
+        var tran = _db.CreateTransaction();
+        _ = tran.ListRemoveAsync(_keys.Processing, raw, -1);
+        _ = tran.ListLeftPushAsync(_keys.JobList, raw);
+        await tran.ExecuteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Stops taking jobs; a BLMOVE in flight returns within BlockSeconds and its job goes back.</summary>
+    public async Task StopTakingAsync()
+    {
+        _stop.Cancel();
+        if (_loop is not null) await _loop.ConfigureAwait(false);
+        while (Volatile.Read(ref _inFlight) > 0) await Task.Delay(20).ConfigureAwait(false);
+        if (_heartbeat is not null) await _heartbeat.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async Task RemoveHeartbeatAsync()
+    {
+        try { await _db.KeyDeleteAsync(_keys.Heartbeat).ConfigureAwait(false); }
+        catch (RedisException) { /* stopping anyway */ }
+    }
+}

@@ -1,0 +1,47 @@
+using Prometheus;
+
+namespace Redswitch.Server.Metrics;
+
+/// <summary>The SPEC §10 series, on a registry of their own (so several instances can live in one test process).</summary>
+public sealed class RedswitchMetrics
+{
+    public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
+
+    public Counter JobsTaken { get; }
+    public Counter JobsFailed { get; }
+    public Counter JobsDeadLettered { get; }
+    public Histogram OriginateLatency { get; }
+    public Gauge CallsLive { get; }
+    public Counter CallsByResult { get; }
+    public Counter HangupsByCause { get; }
+    public Counter ControlMessages { get; }
+    public Histogram ControlLatency { get; }
+    public Gauge EslLinksUp { get; }
+    public Gauge OutboundSessionsOpen { get; }
+    public Counter EslFrames { get; }
+    public Counter EslBytes { get; }
+    public Counter RedisErrors { get; }
+    public Counter RedisReconnects { get; }
+
+    public RedswitchMetrics()
+    {
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        JobsTaken = f.CreateCounter("redswitch_jobs_taken_total", "Jobs taken from the job list.");
+        JobsFailed = f.CreateCounter("redswitch_jobs_failed_total", "Jobs refused (bad, expired, refused by FreeSWITCH).", "cause");
+        JobsDeadLettered = f.CreateCounter("redswitch_jobs_dead_lettered_total", "Jobs moved to the dead-letter list.");
+        OriginateLatency = f.CreateHistogram("redswitch_originate_latency_seconds", "bgapi originate sent to FreeSWITCH accepted it.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+        CallsLive = f.CreateGauge("redswitch_calls_live", "Calls this instance owns now.");
+        CallsByResult = f.CreateCounter("redswitch_calls_total", "Finished calls by result.", "result");
+        HangupsByCause = f.CreateCounter("redswitch_hangups_total", "hangup-events published by side and cause.", "side", "cause");
+        ControlMessages = f.CreateCounter("redswitch_control_messages_total", "Control messages by type and result.", "type", "result");
+        ControlLatency = f.CreateHistogram("redswitch_control_latency_seconds", "Control message received to FreeSWITCH accepted.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0002, 2, 14) });
+        EslLinksUp = f.CreateGauge("redswitch_esl_links_up", "Inbound ESL links authenticated, per node.", "node");
+        OutboundSessionsOpen = f.CreateGauge("redswitch_outbound_sessions_open", "Outbound socket sessions open.");
+        EslFrames = f.CreateCounter("redswitch_esl_frames_total", "ESL frames received.", "link");
+        EslBytes = f.CreateCounter("redswitch_esl_bytes_total", "ESL bytes received.", "link");
+        RedisErrors = f.CreateCounter("redswitch_redis_errors_total", "Redis commands that failed.");
+        RedisReconnects = f.CreateCounter("redswitch_redis_reconnects_total", "Redis connections restored.");
+    }
+}

@@ -1,0 +1,23 @@
+namespace Redswitch.Server.Redis;
+
+/// <summary>Key names of SPEC §3.2 and §8. The job keys share the hash tag {JOB_LIST} so multi-key commands stay in one slot.</summary>
+public sealed class RedisKeys(string jobList, string instanceId)
+{
+    public string JobList { get; } = jobList;
+    public string InstanceId { get; } = instanceId;
+    public string Processing { get; } = $"{{{jobList}}}.processing.{instanceId}";
+    public string Dead { get; } = $"{{{jobList}}}.dead";
+    public string Heartbeat { get; } = $"{{{jobList}}}.heartbeat.{instanceId}";
+    public string ProcessingPrefix { get; } = $"{{{jobList}}}.processing.";
+    public string HeartbeatPrefix { get; } = $"{{{jobList}}}.heartbeat.";
+
+    public static string Dialled(string dialId) => $"redswitch.dialled.{dialId}";
+    public static string Active(string dialId, string orgId, string userId) => $"redswitch.{dialId}.{orgId}.{userId}";
+    public static string History(string orgId, string userId) => $"redswitch_history.{orgId}.{userId}";
+    /// <summary>Owner state of a live call (for take-over by a restarted instance or a peer).</summary>
+    public static string CallState(string dialId) => $"redswitch.call.{{{dialId}}}";
+
+    public const int DialledTtl = 86400;
+    public const int ActiveTtl = 86400;
+    public const int HistoryTtl = 14400;
+}

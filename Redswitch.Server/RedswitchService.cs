@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using DotNetty.Transport.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Redswitch.Server.Calls;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Esl;
+using Redswitch.Server.Jobs;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+using StackExchange.Redis;
+
+namespace Redswitch.Server;
+
+/// <summary>Start-up fails with one clear line (SPEC §11).</summary>
+public sealed class StartupException(string message) : Exception(message);
+
+/// <summary>
+/// The service: Redis connections, inbound links, outbound server, job dispatcher. Stopping (SIGTERM)
+/// drains per SPEC §8: no new job at once, live calls served until they end or DRAIN_TIMEOUT, then
+/// hung up with MANAGER_REQUEST.
+/// </summary>
+public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics metrics, ILoggerFactory loggers) : IHostedService
+{
+    private readonly ILogger _logger = loggers.CreateLogger("Redswitch");
+    private readonly CallRegistry _registry = new();
+    private MultithreadEventLoopGroup? _boss;
+    private MultithreadEventLoopGroup? _workers;
+    private ConnectionMultiplexer? _redis;
+    private ConnectionMultiplexer? _blocking;
+    private OutboundServer? _outbound;
+    private LinkPool? _links;
+    private JobDispatcher? _dispatcher;
+
+    public CallRegistry Registry => _registry;
+    public LinkPool? Links => _links;
+    public IConnectionMultiplexer? Redis => _redis;
+    public string? InstanceId { get; private set; }
+    public string? Advertise { get; private set; }
+    public int OutboundPort { get; private set; }
+
+    public bool Ready => _redis is { IsConnected: true } && _links is { AnyUp: true };
+
+    public string? NotReadyReason =>
+        _redis is not { IsConnected: true } ? "Redis not reachable"
+        : _links is not { AnyUp: true } ? "no FreeSWITCH node authenticated"
+        : null;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // DotNetty samples buffers for leak reports, capturing a stack trace each time: not in production.
+        DotNetty.Common.ResourceLeakDetector.Level = DotNetty.Common.ResourceLeakDetector.DetectionLevel.Disabled;
+        _boss = new MultithreadEventLoopGroup(1);
+        _workers = new MultithreadEventLoopGroup(Math.Max(2, Environment.ProcessorCount));
+
+        try
+        {
+            _redis = await ConnectionMultiplexer.ConnectAsync(Clone(options.Redis, abort: true)).ConfigureAwait(false);
+            var blockingOptions = Clone(options.Redis, abort: true);
+            blockingOptions.SyncTimeout = blockingOptions.AsyncTimeout = (options.BlockSeconds + 10) * 1000;
+            blockingOptions.ClientName = "redswitch-jobs";
+            _blocking = await ConnectionMultiplexer.ConnectAsync(blockingOptions).ConfigureAwait(false);
+        }
+        catch (RedisConnectionException e)
+        {
+            throw new StartupException($"PUBSUB_REDIS_URL={RedswitchOptions.MaskUrl(options.RedisUrl)}: cannot connect to Redis within {options.RedisTimeoutSeconds} s ({FirstLine(e.Message)})");
+        }
+        _redis.ConnectionRestored += (_, _) => metrics.RedisReconnects.Inc();
+        _redis.ConnectionFailed += (_, e) => { metrics.RedisErrors.Inc(); _logger.LogWarning("Redis connection lost: {Reason}", e.FailureType); };
+
+        _outbound = new OutboundServer(options, _registry, _boss, _workers, metrics, loggers.CreateLogger("Redswitch.Outbound"));
+        try { await _outbound.StartAsync().ConfigureAwait(false); }
+        catch (Exception e)
+        {
+            throw new StartupException($"OUTBOUND_LISTEN={options.OutboundListen}: cannot listen ({FirstLine(e.GetBaseException().Message)})");
+        }
+        OutboundPort = _outbound.BoundEndPoint?.Port ?? options.OutboundListen.Port;
+        Advertise = options.ResolveAdvertise(OutboundPort, out var advertiseError);
+        if (advertiseError is not null) throw new StartupException(advertiseError);
+        InstanceId = options.InstanceId ?? $"{Environment.MachineName}-{OutboundPort}";
+
+        var linkLogger = loggers.CreateLogger("Redswitch.Esl");
+        var links = options.EslNodes.Select(n => new InboundLink(n, options, _workers, metrics, linkLogger)).ToList();
+        foreach (var link in links)
+        {
+            link.ChannelEvent = (l, evt) => _registry.ByUuid(evt.UniqueId)?.OnInboundEvent(evt);
+            link.Restored = (l, restarted) =>
+            {
+                foreach (var owner in _registry.All)
+                    if (owner.Link == l) owner.OnLinkRestored(restarted);
+            };
+        }
+        _links = new LinkPool(links);
+
+        var keys = new RedisKeys(options.JobList, InstanceId);
+        var publisher = new CallPublisher(_redis, metrics);
+        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise);
+        _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
+
+        foreach (var link in links) link.Start();
+        // Wait briefly for FreeSWITCH so "ready" usually means connected; jobs wait in Redis until it is.
+        try { await _links.WaitAnyUpAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+        await _dispatcher.StartAsync().ConfigureAwait(false);
+
+        _logger.LogInformation(
+            "Redswitch ready: instance {Instance}, jobs from {JobList}, outbound {Listen} (advertised {Advertise}), FreeSWITCH {Nodes} {State}",
+            InstanceId, options.JobList, _outbound.BoundEndPoint, Advertise, string.Join(",", options.EslNodes),
+            _links.AnyUp ? "connected" : "not connected yet (jobs wait in Redis)");
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var sw = Stopwatch.StartNew();
+        if (_dispatcher is not null)
+        {
+            _logger.LogInformation("stopping: no new jobs; {Live} live call(s) to drain (up to {Seconds} s)", _registry.Live, options.DrainTimeoutSeconds);
+            await _dispatcher.StopTakingAsync().ConfigureAwait(false);
+            var deadline = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
+            while (_registry.Live > 0 && sw.Elapsed < deadline) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            if (_registry.Live > 0)
+            {
+                _logger.LogWarning("drain timeout: hanging up {Live} call(s) with MANAGER_REQUEST", _registry.Live);
+                var live = _registry.All.ToList();
+                foreach (var owner in live) owner.HangupForShutdown();
+                var grace = Stopwatch.StartNew();
+                while (_registry.Live > 0 && grace.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+                foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
+            }
+            await _dispatcher.RemoveHeartbeatAsync().ConfigureAwait(false);
+        }
+        if (_links is not null) foreach (var l in _links.Links) await l.DisposeAsync().ConfigureAwait(false);
+        if (_outbound is not null) await _outbound.DisposeAsync().ConfigureAwait(false);
+        if (_redis is not null)
+        {
+            // Let fire-and-forget writes reach Redis before closing.
+            try { await _redis.GetDatabase().PingAsync().ConfigureAwait(false); } catch (RedisException) { }
+            await _redis.CloseAsync().ConfigureAwait(false);
+        }
+        if (_blocking is not null) await _blocking.CloseAsync().ConfigureAwait(false);
+        if (_workers is not null) await _workers.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        if (_boss is not null) await _boss.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        _logger.LogInformation("stopped after {Seconds:F1} s", sw.Elapsed.TotalSeconds);
+    }
+
+    private static ConfigurationOptions Clone(ConfigurationOptions o, bool abort)
+    {
+        var c = o.Clone();
+        c.AbortOnConnectFail = abort;
+        // The .NET thread pool instead of the library's dedicated workers: far fewer wake-ups per command.
+        c.SocketManager = SocketManager.ThreadPool;
+        return c;
+    }
+
+    private static string FirstLine(string s)
+    {
+        var i = s.IndexOfAny(['\r', '\n']);
+        return i < 0 ? s : s[..i];
+    }
+}

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Redswitch.Simulator;
+using Redswitch.Tests.Infrastructure;
+using static Redswitch.Tests.Server.Jobs;
+
+namespace Redswitch.Tests.Server;
+
+/// <summary>The server as operators start it: a real process, configured from the environment (SPEC §2, §8, §11).</summary>
+[NonParallelizable]
+public class ProcessTests
+{
+    private sealed class ServerProcess : IAsyncDisposable
+    {
+        private readonly Process _p;
+        public readonly ConcurrentQueue<string> Out = new();
+        public readonly ConcurrentQueue<string> Err = new();
+
+        public ServerProcess(Dictionary<string, string> env)
+        {
+            var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll");
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(dll);
+            foreach (var name in Redswitch.Server.Configuration.RedswitchOptions.Names) psi.Environment.Remove(name);
+            foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
+            _p = Process.Start(psi)!;
+            _p.OutputDataReceived += (_, e) => { if (e.Data is not null) Out.Enqueue(e.Data); };
+            _p.ErrorDataReceived += (_, e) => { if (e.Data is not null) Err.Enqueue(e.Data); };
+            _p.BeginOutputReadLine();
+            _p.BeginErrorReadLine();
+        }
+
+        public int Pid => _p.Id;
+
+        public async Task<int> ExitAsync(double seconds)
+        {
+            await _p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(seconds));
+            _p.WaitForExit(); // flush the output readers
+            return _p.ExitCode;
+        }
+
+        public async Task WaitForOutputAsync(string text, double seconds)
+        {
+            var until = DateTime.UtcNow.AddSeconds(seconds);
+            while (!Out.Any(l => l.Contains(text)))
+            {
+                if (_p.HasExited || DateTime.UtcNow > until)
+                    Assert.Fail($"no '{text}' in the output; stdout:\n{string.Join("\n", Out)}\nstderr:\n{string.Join("\n", Err)}");
+                await Task.Delay(50);
+            }
+        }
+
+        public void Terminate() => Process.Start("kill", ["-TERM", _p.Id.ToString()])!.WaitForExit();
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_p.HasExited)
+            {
+                _p.Kill(true);
+                await _p.WaitForExitAsync();
+            }
+            _p.Dispose();
+        }
+    }
+
+    [Test]
+    public async Task BadConfigurationExitsNonZeroWithOneLinePerValue()
+    {
+        await using var p = new ServerProcess(new()
+        {
+            ["RING_TIMEOUT"] = "soon",
+            ["OUTBOUND_ALLOW"] = "10.0.0.0/40",
+            ["PUBSUB_REDIS_URL"] = "redis://admin:hunter2@127.0.0.1:notaport",
+        });
+        Assert.That(await p.ExitAsync(30), Is.Not.Zero);
+        var err = p.Err.ToList();
+        Assert.That(err, Has.Count.EqualTo(3), string.Join("\n", err));
+        Assert.That(err.Count(l => l.Contains("RING_TIMEOUT=")), Is.EqualTo(1));
+        Assert.That(err.Count(l => l.Contains("OUTBOUND_ALLOW=")), Is.EqualTo(1));
+        Assert.That(err.Count(l => l.Contains("PUBSUB_REDIS_URL=")), Is.EqualTo(1));
+        Assert.That(string.Join("\n", err), Does.Not.Contain("hunter2"));
+    }
+
+    [Test]
+    public async Task UnreachableRedisExitsNonZeroWithOneClearLine()
+    {
+        await using var p = new ServerProcess(new()
+        {
+            ["PUBSUB_REDIS_URL"] = $"redis://127.0.0.1:{FreePort.Get()}",
+            ["PUBSUB_REDIS_TIMEOUT"] = "1",
+            ["OUTBOUND_LISTEN"] = "127.0.0.1:0",
+            ["METRICS_LISTEN"] = "127.0.0.1:0",
+        });
+        Assert.That(await p.ExitAsync(30), Is.Not.Zero);
+        var err = p.Err.ToList();
+        Assert.That(err, Has.Count.EqualTo(1), string.Join("\n", err));
+        Assert.That(err[0], Does.Contain("PUBSUB_REDIS_URL=").And.Contain("cannot connect to Redis"));
+    }
+
+    [Test]
+    public async Task SigtermKeepsServingTheLiveCallTakesNoNewJobAndExitsZero()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0, HeartbeatInterval = null });
+        await using var p = new ServerProcess(new()
+        {
+            ["ESL_URL"] = $"127.0.0.1:{sim.Port}",
+            ["PUBSUB_REDIS_URL"] = redis.Url,
+            ["OUTBOUND_LISTEN"] = "127.0.0.1:0",
+            ["METRICS_LISTEN"] = "127.0.0.1:0",
+            ["DRAIN_TIMEOUT"] = "20",
+            ["INSTANCE_ID"] = "proc-1",
+        });
+        await p.WaitForOutputAsync("Redswitch ready", 30);
+        Assert.That(p.Out.First(l => l.Contains("Redswitch ready")), Does.Contain("connected"));
+
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(redis.Client, dialId);
+        await PushAsync(redis, Call(dialId));
+        await watch.CollectAsync(m => m == Answer(1), 1, 10);
+
+        p.Terminate();
+        await Task.Delay(2500); // a BLMOVE in flight returns within its block time
+        await PushAsync(redis, Call(NewDialId()));
+        await Task.Delay(1000);
+        Assert.That(await redis.Db.ListLengthAsync(JobList), Is.EqualTo(1), "no job taken while stopping");
+
+        await watch.SendAsync("""{"type": "hangup"}""");
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("hangup")));
+        var tail = await watch.CollectAsync(IsHangup, 2);
+        Assert.That(tail, Is.EquivalentTo(new[] { Hangup(0, "NORMAL_CLEARING"), Hangup(1, "NORMAL_CLEARING") }));
+        Assert.That(await p.ExitAsync(15), Is.Zero, string.Join("\n", p.Err));
+        Assert.That(await redis.Db.ListLengthAsync(JobList), Is.EqualTo(1));
+        Assert.That(await redis.Db.ListLengthAsync($"{{{JobList}}}.processing.proc-1"), Is.Zero);
+    }
+}
