@@ -44,6 +44,7 @@ public class EventFormatTests : SimTestBase
         await c.CommandAsync("event plain CHANNEL_OUTGOING CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER CHANNEL_DESTROY");
         var a = NewUuid();
         await c.ApiAsync($"originate {{origination_uuid={a}}}user/15550000100 &park()");
+        await c.WaitForAsync(m => m is EslEvent { EventName: "CHANNEL_STATE" } e && e.UniqueId == a && e["Channel-State"] == "CS_EXECUTE");
         await c.ApiAsync($"uuid_kill {a}");
         await c.WaitForEventAsync("CHANNEL_DESTROY", a);
         var seq = c.Events.Where(e => e.UniqueId == a).Select(e => e.EventName == "CHANNEL_STATE" ? "STATE:" + e["Channel-State"]
