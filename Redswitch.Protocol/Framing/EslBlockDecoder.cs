@@ -1,3 +1,4 @@
+using System.Buffers;
 using DotNetty.Buffers;
 using DotNetty.Codecs;
 using DotNetty.Transport.Channels;
@@ -7,8 +8,11 @@ namespace Redswitch.Protocol.Framing;
 /// <summary>
 /// What both directions of ESL share: a header block that ends at an empty line, then exactly
 /// <c>Content-Length</c> bytes of body. Subclasses say where a block starts and ends, where its
-/// Content-Length is, and what message the frame becomes. Each frame is copied once into its
-/// own array. After a framing error every further byte is discarded until the channel closes.
+/// Content-Length is, and what message the frame becomes.
+/// Every read is consumed whole, so DotNetty never merges reads into a cumulation buffer: each
+/// frame is copied once, straight from the reads into its own array, and only a header block
+/// cut by the end of a read is kept aside (with the rest of that read) until it ends. After a
+/// framing error every further byte is discarded until the channel closes.
 /// </summary>
 public abstract class EslBlockDecoder : ByteToMessageDecoder
 {
@@ -20,8 +24,20 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
     }
 
     private State _state = State.ReadHeaders;
+
+    // A frame up to this size gets its whole array at once; a larger one grows as its bytes
+    // arrive, so a peer announcing 16 MiB and sending little reserves little.
+    private const int ReserveUpFront = 256 * 1024;
+
+    // ReadBody: the frame being filled, its size, and how many of its bytes have arrived.
+    private byte[] _frame = Array.Empty<byte>();
+    private int _total;
+    private int _filled;
     private int _headerLength;
-    private int _contentLength;
+
+    // ReadHeaders: the start of a header block that a read cut short (rented).
+    private byte[]? _pending;
+    private int _pendingLength;
 
     private protected EslBlockDecoder(EslDecoderOptions options)
     {
@@ -32,21 +48,46 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
 
     protected override void Decode(IChannelHandlerContext context, IByteBuffer input, List<object> output)
     {
-        while (input.IsReadable())
+        if (_pending is not null && _state == State.ReadHeaders)
         {
-            var message = _state switch
+            // Join the cut header block with this read and decode from the joined bytes.
+            var readable = input.ReadableBytes;
+            var joined = _pending;
+            if (_pendingLength + readable > joined.Length)
             {
-                State.ReadHeaders => ReadHeaders(input),
-                State.ReadBody => ReadBody(input),
-                _ => Discard(input),
-            };
-            if (message is null)
-            {
-                return;
+                joined = ArrayPool<byte>.Shared.Rent(_pendingLength + readable);
+                _pending.AsSpan(0, _pendingLength).CopyTo(joined);
+                ArrayPool<byte>.Shared.Return(_pending);
             }
 
-            output.Add(message);
+            input.ReadBytes(joined, _pendingLength, readable);
+            var length = _pendingLength + readable;
+            _pending = null;
+            _pendingLength = 0;
+            try
+            {
+                DecodeFrom(Unpooled.WrappedBuffer(joined, 0, length), output);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(joined);
+            }
+
+            return;
         }
+
+        DecodeFrom(input, output);
+    }
+
+    protected override void HandlerRemovedInternal(IChannelHandlerContext context)
+    {
+        if (_pending is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_pending);
+            _pending = null;
+        }
+
+        base.HandlerRemovedInternal(context);
     }
 
     /// <summary>How many leading bytes are not part of a block (blank lines between frames).</summary>
@@ -91,6 +132,23 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
         return result;
     }
 
+    private void DecodeFrom(IByteBuffer input, List<object> output)
+    {
+        while (input.IsReadable())
+        {
+            var message = _state switch
+            {
+                State.ReadHeaders => ReadHeaders(input),
+                State.ReadBody => ReadBody(input),
+                _ => Discard(input),
+            };
+            if (message is not null)
+            {
+                output.Add(message);
+            }
+        }
+    }
+
     private object? ReadHeaders(IByteBuffer input)
     {
         var span = input.GetIoBuffer(input.ReaderIndex, input.ReadableBytes).AsSpan();
@@ -99,7 +157,7 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
         {
             input.SkipBytes(skip);
             ResetScan();
-            return input.IsReadable() ? ReadHeaders(input) : null;
+            return null;
         }
 
         var headerLength = FindBlockEnd(span);
@@ -110,6 +168,11 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
                 throw Fail(EslCodecError.HeaderBlockTooLarge, $"no end of header block within {MaxFrameBytes} bytes");
             }
 
+            // Keep the cut block (and nothing else: it is the rest of the read) for the next read.
+            _pending = ArrayPool<byte>.Shared.Rent(Math.Max(span.Length * 2, 4096));
+            span.CopyTo(_pending);
+            _pendingLength = span.Length;
+            input.SkipBytes(span.Length);
             return null;
         }
 
@@ -125,21 +188,32 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
         }
 
         _headerLength = headerLength;
-        _contentLength = (int)contentLength;
+        _total = headerLength + (int)contentLength;
+        _frame = GC.AllocateUninitializedArray<byte>(_total <= ReserveUpFront ? _total : Math.Max(ReserveUpFront, Math.Min(_total, span.Length)));
+        _filled = 0;
         _state = State.ReadBody;
         return ReadBody(input);
     }
 
     private object? ReadBody(IByteBuffer input)
     {
-        var total = _headerLength + _contentLength;
-        if (input.ReadableBytes < total)
+        var count = Math.Min(input.ReadableBytes, _total - _filled);
+        if (_filled + count > _frame.Length)
+        {
+            var grown = GC.AllocateUninitializedArray<byte>(Math.Min(_total, Math.Max(_filled + count, _frame.Length * 2)));
+            _frame.AsSpan(0, _filled).CopyTo(grown);
+            _frame = grown;
+        }
+
+        input.ReadBytes(_frame, _filled, count);
+        _filled += count;
+        if (_filled < _total)
         {
             return null;
         }
 
-        var frame = GC.AllocateUninitializedArray<byte>(total);
-        input.ReadBytes(frame);
+        var frame = _frame;
+        _frame = Array.Empty<byte>();
         _state = State.ReadHeaders;
         return CreateMessage(frame, _headerLength);
     }

@@ -79,6 +79,9 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
         return new EslHeaders(names, values);
     }
 
+    /// <summary>Takes ownership of two arrays of equal length (names, decoded values).</summary>
+    internal static EslHeaders FromArrays(string[] names, string[] values) => new(names, values);
+
     /// <summary>
     /// Indexes the header lines of <paramref name="data"/>[start, start+length) (the block without
     /// its closing empty line). With <paramref name="strict"/>, a line without ':' is a framing

@@ -244,32 +244,41 @@ public sealed class EslEvent : EslMessage
 
     private static Parsed ParseJson(ReadOnlySpan<byte> json)
     {
-        var pairs = new List<KeyValuePair<string, string>>(128);
+        // Collected in rented arrays, then copied once into arrays of the exact size.
+        var names = ArrayPool<string>.Shared.Rent(256);
+        var values = ArrayPool<string>.Shared.Rent(256);
+        var count = 0;
         string? body = null;
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
-                return new Parsed(EslHeaders.Empty, ReadOnlyMemory<byte>.Empty);
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var name = reader.ValueIsEscaped ? reader.GetString()! : StringPool.Names.Get(reader.ValueSpan);
-                reader.Read();
-                var value = ReadJsonValue(ref reader);
-                if (name == "_body")
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    body = value;
-                    if (pairs.Count > 0 && pairs[^1].Key == HeaderNames.ContentLength)
+                    var name = reader.ValueIsEscaped ? reader.GetString()! : StringPool.Names.Get(reader.ValueSpan);
+                    reader.Read();
+                    var value = ReadJsonValue(ref reader);
+                    if (name == "_body")
                     {
-                        pairs.RemoveAt(pairs.Count - 1);
+                        body = value;
+                        if (count > 0 && names[count - 1] == HeaderNames.ContentLength)
+                        {
+                            count--;
+                        }
+
+                        continue;
                     }
-                }
-                else
-                {
-                    pairs.Add(new(name, value));
+
+                    if (count == names.Length)
+                    {
+                        Grow(ref names, count);
+                        Grow(ref values, count);
+                    }
+
+                    names[count] = name;
+                    values[count] = value;
+                    count++;
                 }
             }
         }
@@ -278,8 +287,19 @@ public sealed class EslEvent : EslMessage
             // Content never fails decoding: keep what was readable.
         }
 
+        var headers = EslHeaders.FromArrays(names.AsSpan(0, count).ToArray(), values.AsSpan(0, count).ToArray());
+        ArrayPool<string>.Shared.Return(names, clearArray: true);
+        ArrayPool<string>.Shared.Return(values, clearArray: true);
         var bodyBytes = body is null ? ReadOnlyMemory<byte>.Empty : Encoding.UTF8.GetBytes(body);
-        return new Parsed(EslHeaders.FromValues(pairs), bodyBytes) { BodyText = body };
+        return new Parsed(headers, bodyBytes) { BodyText = body };
+    }
+
+    private static void Grow(ref string[] array, int count)
+    {
+        var larger = ArrayPool<string>.Shared.Rent(array.Length * 2);
+        array.AsSpan(0, count).CopyTo(larger);
+        ArrayPool<string>.Shared.Return(array, clearArray: true);
+        array = larger;
     }
 
     private static string ReadJsonValue(ref Utf8JsonReader reader)
