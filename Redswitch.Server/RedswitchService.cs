@@ -94,7 +94,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
 
         var keys = new RedisKeys(options.JobList, InstanceId);
         var publisher = new CallPublisher(_redis, metrics);
-        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise);
+        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise, InstanceId);
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
 
         foreach (var link in links) link.Start();

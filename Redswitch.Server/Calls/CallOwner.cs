@@ -19,8 +19,10 @@ public sealed class CallContext(
     CallRegistry registry,
     RedswitchMetrics metrics,
     ILogger logger,
-    string advertise)
+    string advertise,
+    string instanceId)
 {
+    public string InstanceId { get; } = instanceId;
     public RedswitchOptions Options { get; } = options;
     public DialStrings DialStrings { get; } = dialStrings;
     public ICallPublisher Publisher { get; } = publisher;
@@ -160,6 +162,8 @@ public sealed class CallOwner
                 _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
                 _callStarted = true;
                 _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
+                _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
+                    ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
                 MakeReady(_a);
                 if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
             }
@@ -489,6 +493,7 @@ public sealed class CallOwner
         foreach (var leg in new[] { _a, _b, _g }) if (leg is not null) _ctx.Registry.RemoveUuid(leg.Uuid);
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
         FailPendingModes("call ended");
+        if (_callStarted) _ctx.Publisher.DeleteState(DialId);
         Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
         _unsubscribeTimer = new Timer(_ => Release(), null, _ctx.Options.EndedLinger, Timeout.InfiniteTimeSpan);
         _endedTcs.TrySetResult();
@@ -747,6 +752,7 @@ public sealed class CallOwner
         _nextBargeUuid = Guid.NewGuid().ToString();
         _ctx.Registry.AddUuid(leg.Uuid, this);
         _ctx.Registry.AddUuid(_nextBargeUuid, this);
+        _ctx.Publisher.SaveState(DialId, ("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid));
         if (SocketAlive) _socket!.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
         Log(LogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _ctx.Options.LogPhoneNumbers), leg.Uuid);
         var cmd = _ctx.DialStrings.OriginateBarger(Job, leg.Uuid, phone, callerId, _a.Uuid);

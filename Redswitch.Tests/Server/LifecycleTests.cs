@@ -331,4 +331,39 @@ public class LifecycleTests
         for (var i = 0; i < 100 && await _sim!.ChannelExistsAsync(uuid); i++) await Task.Delay(50);
         Assert.That(await _sim!.ChannelExistsAsync(uuid), Is.False, "the foreign channel was let go (exit) and hung up");
     }
+
+    [Test]
+    public async Task NewCallsGoToTheConnectedNodeWithTheFewestLiveCalls()
+    {
+        await using var second = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0, HeartbeatInterval = null });
+        var server = await StartServerAsync(new() { ["ESL_URL"] = $"127.0.0.1:{_simPort},127.0.0.1:{second.Port}" });
+        await WaitAsync(() => server.Service.Links!.Links.All(l => l.IsUp), 5, "both links up");
+        var watches = new List<ChannelWatcher>();
+        for (var i = 0; i < 4; i++)
+        {
+            var id = NewDialId();
+            var w = await ChannelWatcher.StartAsync(_redis.Client, id);
+            watches.Add(w);
+            await PushAsync(_redis, Call(id));
+            await w.CollectAsync(m => m == Answer(1), 1);
+        }
+        Assert.That(_sim!.LiveChannels, Is.EqualTo(4), "two calls, two legs each");
+        Assert.That(second.LiveChannels, Is.EqualTo(4));
+
+        // one node goes away: new calls go to the other, the calls on it are reported as they end
+        await second.StopAsync();
+        await WaitAsync(() => server.Service.Links!.Links.Count(l => l.IsUp) == 1, 5, "one link down");
+        var more = NewDialId();
+        await using var moreWatch = await ChannelWatcher.StartAsync(_redis.Client, more);
+        await PushAsync(_redis, Call(more));
+        await moreWatch.CollectAsync(m => m == Answer(1), 1);
+        Assert.That(_sim.LiveChannels, Is.EqualTo(6));
+        await moreWatch.SendAsync("""{"type": "hangup"}""");
+        await moreWatch.CollectAsync(IsHangup, 2);
+        foreach (var w in watches)
+        {
+            await w.SendAsync("""{"type": "hangup"}""");
+            await w.DisposeAsync();
+        }
+    }
 }
