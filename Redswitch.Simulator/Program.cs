@@ -98,8 +98,18 @@ internal static class SimulatorCli
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
         Console.Out.WriteLine($"redswitch-simulator listening on {host.EndPoint} (inbound ESL); ready");
         await stop.Task.ConfigureAwait(false);
-        await host.StopAsync().ConfigureAwait(false);
-        Console.Out.WriteLine("redswitch-simulator stopped");
+        try
+        {
+            await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            Console.Out.WriteLine("redswitch-simulator stopped");
+        }
+        catch (TimeoutException)
+        {
+            Console.Out.WriteLine("redswitch-simulator stopped (event loops did not finish within 10 s)");
+        }
+        Console.Out.Flush();
+        // event-loop threads must not keep the process alive
+        Environment.Exit(0);
         return 0;
     }
 

@@ -35,6 +35,10 @@ public sealed class SimulatorOptions
     /// <summary>Time an outbound connection attempt may take before the next host is tried.</summary>
     public TimeSpan OutboundConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a new connection may stay silent before its first command (FreeSWITCH: 25 s); then the
+    /// disconnect notice is sent and the connection closed.</summary>
+    public TimeSpan FirstCommandTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
     /// <summary>Where the one-line-per-call log goes; null = nowhere. The command line writes to stdout.</summary>
     public Action<string>? Log { get; set; }
 }

@@ -23,6 +23,7 @@ public sealed class EslCommandDecoder : ByteToMessageDecoder
 
     private readonly int _maxFrameBytes;
     private State _state = State.ReadHeaders;
+    private int _lineStart;
     private int _scanned;
     private int _headerLength;
     private int _contentLength;
@@ -36,6 +37,9 @@ public sealed class EslCommandDecoder : ByteToMessageDecoder
     {
         _maxFrameBytes = options.MaxFrameBytes;
     }
+
+    /// <summary>How far into the buffered bytes the search for the end of the block has got.</summary>
+    internal int ScannedBytes => _scanned;
 
     protected override void Decode(IChannelHandlerContext context, IByteBuffer input, List<object> output)
     {
@@ -64,17 +68,21 @@ public sealed class EslCommandDecoder : ByteToMessageDecoder
         {
             input.SkipBytes(skip < 0 ? span.Length : skip);
             _scanned = 0;
+            _lineStart = 0;
             return skip > 0 ? ReadHeaders(input) : null;
         }
 
-        // Scan line by line from where the last read stopped; a line holding only CRs is empty.
-        var pos = _scanned;
+        // Scan line by line. _lineStart is where the unfinished line began, _scanned how far the
+        // search for its LF got, so bytes trickling in are looked at once.
+        var pos = _lineStart;
+        var searchFrom = Math.Max(_scanned, pos);
         while (true)
         {
-            var nl = span[pos..].IndexOf((byte)'\n');
+            var nl = span[searchFrom..].IndexOf((byte)'\n');
             if (nl < 0)
             {
-                _scanned = pos;
+                _lineStart = pos;
+                _scanned = span.Length;
                 if (span.Length > _maxFrameBytes)
                 {
                     throw Fail(EslCodecError.HeaderBlockTooLarge, $"no end of command within {_maxFrameBytes} bytes");
@@ -83,15 +91,17 @@ public sealed class EslCommandDecoder : ByteToMessageDecoder
                 return null;
             }
 
-            var line = span.Slice(pos, nl);
+            var lineEnd = searchFrom + nl;
+            var line = span[pos..lineEnd];
             var isCommandLine = pos == 0;
-            pos += nl + 1;
+            pos = searchFrom = lineEnd + 1;
             if (!isCommandLine && line.IndexOfAnyExcept((byte)'\r') < 0)
             {
                 break;
             }
         }
 
+        _lineStart = 0;
         _headerLength = pos;
         _scanned = 0;
         if (_headerLength > _maxFrameBytes)

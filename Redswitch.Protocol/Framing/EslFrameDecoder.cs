@@ -40,6 +40,9 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
         _maxFrameBytes = options.MaxFrameBytes;
     }
 
+    /// <summary>How far into the buffered bytes the search for the end of the block has got.</summary>
+    internal int ScannedBytes => _scanned;
+
     protected override void Decode(IChannelHandlerContext context, IByteBuffer input, List<object> output)
     {
         while (input.IsReadable())
@@ -78,8 +81,25 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
             return input.IsReadable() ? ReadHeaders(input) : null;
         }
 
-        var from = Math.Max(0, _scanned - 1);
-        var end = span[from..].IndexOf("\n\n"u8);
+        // The block ends at "\n\n"; libesl also accepts "\n\r\n". Resume where the last read
+        // stopped, less the two bytes a terminator may straddle.
+        var from = Math.Max(0, _scanned - 2);
+        var region = span[from..];
+        var end = region.IndexOf("\n\n"u8);
+        // A "\n\r\n" that starts before the first "\n\n" ends the block first; it can reach
+        // one byte past that "\n\n"'s start ("\n\r\n\n").
+        var crEnd = region[..(end < 0 ? region.Length : Math.Min(region.Length, end + 2))].IndexOf("\n\r\n"u8);
+        int terminator;
+        if (crEnd >= 0 && (end < 0 || crEnd < end))
+        {
+            end = crEnd;
+            terminator = 2;
+        }
+        else
+        {
+            terminator = 1;
+        }
+
         if (end < 0)
         {
             _scanned = span.Length;
@@ -92,7 +112,7 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
         }
 
         var blockLength = from + end + 1;
-        _headerLength = blockLength + 1;
+        _headerLength = blockLength + terminator;
         _scanned = 0;
         if (_headerLength > _maxFrameBytes)
         {
@@ -121,7 +141,7 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
         var frame = new byte[total];
         input.ReadBytes(frame);
         _state = State.ReadHeaders;
-        var headers = EslHeaders.Parse(frame, 0, _headerLength - 1, urlDecode: true, strict: false, skipTabs: true);
+        var headers = EslHeaders.Parse(frame, 0, _headerLength, urlDecode: true, strict: false, skipTabs: true, stopAtEmptyLine: true, out _);
         return EslMessage.Create(frame, headers, _headerLength, _contentLength);
     }
 
@@ -159,7 +179,7 @@ public sealed class EslFrameDecoder : ByteToMessageDecoder
 
     private long ParseLength(ReadOnlySpan<byte> value)
     {
-        value = value.Trim(" \t"u8);
+        value = value.Trim(" \t\r"u8);
         long result = 0;
         if (value.IsEmpty || value.Length > 18)
         {

@@ -12,6 +12,7 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
 {
     private const string ArrayPrefix = "ARRAY::";
     private const int Stride = 2; // lineStart, lineLength (without LF and trailing CRs)
+    private const int EstimateWindow = 16 * 1024;
 
     private readonly byte[]? _data;
     private readonly int[]? _index;
@@ -94,7 +95,19 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
     internal static EslHeaders Parse(byte[] data, int start, int length, bool urlDecode, bool strict, bool skipTabs, bool stopAtEmptyLine, out int consumed)
     {
         var block = data.AsSpan(start, length);
-        var lines = block.Count((byte)'\n') + (length > 0 && block[^1] != (byte)'\n' ? 1 : 0);
+
+        // Size the index by the lines that can be headers. Where the block stops at an empty
+        // line, the bytes after it (an event's body) must not count: estimate from a bounded
+        // prefix and grow if the header block turns out longer.
+        var counted = block;
+        if (stopAtEmptyLine)
+        {
+            counted = block[..Math.Min(block.Length, EstimateWindow)];
+            var end = counted.IndexOf("\n\n"u8);
+            counted = end >= 0 ? counted[..(end + 1)] : counted;
+        }
+
+        var lines = counted.Count((byte)'\n') + 1;
         var index = new int[lines * Stride];
         var count = 0;
         var pos = 0;
@@ -126,6 +139,11 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             else
             {
                 var o = count * Stride;
+                if (o + Stride > index.Length)
+                {
+                    Array.Resize(ref index, index.Length * 2);
+                }
+
                 index[o] = start + pos;
                 index[o + 1] = line.Length;
                 count++;
@@ -302,8 +320,37 @@ public sealed class EslHeaders : IReadOnlyList<EslHeader>
             return string.Equals(_names[index], name, StringComparison.OrdinalIgnoreCase);
         }
 
+        // A parsed name ends at its line's first ':', so a name holding ':' matches nothing.
         var line = Line(index);
-        return line.Length > name.Length && line[name.Length] == (byte)':' && Ascii.EqualsIgnoreCase(line[..name.Length], name);
+        if (Ascii.IsValid(name))
+        {
+            return line.Length > name.Length && line[name.Length] == (byte)':' && Ascii.EqualsIgnoreCase(line[..name.Length], name)
+                && name.IndexOf(':') < 0;
+        }
+
+        var n = Encoding.UTF8.GetByteCount(name);
+        if (n >= line.Length)
+        {
+            return false;
+        }
+
+        Span<byte> utf8 = n <= 256 ? stackalloc byte[n] : new byte[n];
+        Encoding.UTF8.GetBytes(name, utf8);
+        return line.Length > n && line[n] == (byte)':' && line[..n].IndexOf((byte)':') < 0 && EqualsAsciiIgnoreCase(line[..n], utf8[..n]);
+    }
+
+    /// <summary>Byte equality that folds case for ASCII letters only (names are UTF-8 bytes).</summary>
+    private static bool EqualsAsciiIgnoreCase(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i] && ((a[i] | 0x20) != (b[i] | 0x20) || (a[i] | 0x20) is < (byte)'a' or > (byte)'z'))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public struct Enumerator : IEnumerator<EslHeader>

@@ -63,8 +63,19 @@ public sealed class EslCommand
         var hasLength = false;
         foreach (var (name, value) in headers ?? Array.Empty<(string, string)>())
         {
+            if (string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            {
+                // A length other than the body's would end this command early and let the
+                // rest of the body run as a second one.
+                if (hasLength || value != body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    throw new ArgumentException($"Content-Length '{value}' does not match the {body.Length}-byte body", nameof(headers));
+                }
+
+                hasLength = true;
+            }
+
             builder.Header(name, value);
-            hasLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
         }
 
         if (!body.IsEmpty && !hasLength)

@@ -60,11 +60,16 @@ public sealed class EslEvent : EslMessage
         {
             EslEventFormat.Plain => SerializePlain(headers, bodyBytes),
             EslEventFormat.Json => SerializeJson(headers, body, bodyBytes.Length),
-            _ => throw new NotSupportedException("building XML events is not supported"),
+            _ => SerializeXml(headers, body, bodyBytes.Length),
         };
         var frame = new FrameBuilder(inner.Length + 64)
             .Header(HeaderNames.ContentLength, inner.Length)
-            .Header(HeaderNames.ContentType, format == EslEventFormat.Plain ? ContentTypes.EventPlain : ContentTypes.EventJson)
+            .Header(HeaderNames.ContentType, format switch
+            {
+                EslEventFormat.Plain => ContentTypes.EventPlain,
+                EslEventFormat.Json => ContentTypes.EventJson,
+                _ => ContentTypes.EventXml,
+            })
             .EndHeaders()
             .Raw(inner)
             .ToArray();
@@ -142,6 +147,39 @@ public sealed class EslEvent : EslMessage
 
         Append(output, "}");
         return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// switch_event_xmlize's shape: <c>&lt;event&gt;</c>, a <c>&lt;headers&gt;</c> element with one
+    /// child per header (value URL-encoded, then XML-escaped; one child per array item), then
+    /// Content-Length and body when there is one. No capture holds an XML event, so the
+    /// whitespace follows the reference's description (two-space indent, one element a line).
+    /// </summary>
+    private static byte[] SerializeXml(IEnumerable<KeyValuePair<string, string>> headers, string? body, int bodyLength)
+    {
+        var xml = new StringBuilder(4096).Append("<event>\n  <headers>\n");
+        foreach (var (name, value) in headers)
+        {
+            if (value.Length == 0)
+            {
+                continue;
+            }
+
+            var items = value.StartsWith(ArrayPrefix, StringComparison.Ordinal) ? value[ArrayPrefix.Length..].Split("|:") : new[] { value };
+            foreach (var item in items)
+            {
+                xml.Append("    <").Append(name).Append('>').Append(System.Security.SecurityElement.Escape(EslUrlEncoding.Encode(item))).Append("</").Append(name).Append(">\n");
+            }
+        }
+
+        xml.Append("  </headers>\n");
+        if (!string.IsNullOrEmpty(body))
+        {
+            xml.Append("  <Content-Length>").Append(bodyLength).Append("</Content-Length>\n  <body>")
+                .Append(System.Security.SecurityElement.Escape(body)).Append("</body>\n");
+        }
+
+        return Encoding.UTF8.GetBytes(xml.Append("</event>\n").ToString());
     }
 
     /// <summary>cJSON's escaping: quote, backslash and control characters; UTF-8 and '/' pass.</summary>

@@ -75,12 +75,13 @@ public sealed class Channel
     internal readonly List<Esl.EslSession> Sessions = new();
     internal Action? OnAnsweredByPhone;
     internal Action<string>? OnFailedBeforeAnswer;
-    internal DotNetty.Common.Concurrency.IScheduledTask? PhoneTimer;
-    internal DotNetty.Common.Concurrency.IScheduledTask? RingTimer;
+    internal ITimerHandle? PhoneTimer;
+    internal ITimerHandle? RingTimer;
     internal PhoneBehaviour? Behaviour;
     internal bool RunsDialplan;
     internal AppFrame? BridgeFrame;
     internal AppFrame? EavesdropFrame;
+    internal readonly List<Channel> Eavesdroppers = new();
     internal string DigitsDialed = "";
     internal string? LastApp;
     internal string? LastArg;
@@ -176,11 +177,13 @@ internal sealed class AppFrame
     /// <summary>Called when the channel goes down while the app runs (to end it).</summary>
     public Action? OnHangup { get; set; }
     public Action? OnComplete { get; set; }
-    public DotNetty.Common.Concurrency.IScheduledTask? Timer { get; set; }
+    public ITimerHandle? Timer { get; set; }
     public bool IsSocketPark { get; set; }
     public bool ListenerGone { get; set; }
     public bool Queued { get; set; }
     public bool ParkScheduled { get; set; }
+    public int Loop { get; init; } = 1;
+    public long Started { get; init; }
     public Esl.EslSession? SocketSession { get; set; }
     public bool Parked { get; set; }
     public Esl.SendMsg? Source { get; init; }

@@ -30,4 +30,5 @@ public sealed class SimEvent
     /// <summary>Lazily serialised wire forms, shared by every connection that receives the event.</summary>
     internal object? PlainCache;
     internal object? JsonCache;
+    internal object? XmlCache;
 }

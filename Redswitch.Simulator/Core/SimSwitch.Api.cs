@@ -92,6 +92,44 @@ public sealed partial class SimSwitch
                     done("+OK\n");
                     return;
                 }
+            case "uuid_park":
+                {
+                    var ch = FindChannel(args.Trim());
+                    if (ch == null || ch.IsHungUp) { done("-ERR No such channel!\n"); return; }
+                    Post(() => UuidPark(ch));
+                    done("+OK\n");
+                    return;
+                }
+            case "sched_hangup":
+                {
+                    var t = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (t.Length < 2) { done("-USAGE: [+]<time> <uuid> [<cause>]\n"); return; }
+                    var ch = FindChannel(t[1]);
+                    if (ch == null || ch.IsHungUp) { done("-ERR No such channel!\n"); return; }
+                    var cause = t.Length > 2 ? HangupCauses.Normalize(t[2]) : "ALLOTTED_TIMEOUT";
+                    var spec = t[0];
+                    long.TryParse(spec.TrimStart('+'), NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+                    TimeSpan delay;
+                    // FS's zero check skips the first character: "+0", "0" and any single-digit time hang up at once
+                    if (spec.Length <= 1 || spec[1..].All(c => c == '0')) delay = TimeSpan.Zero;
+                    else if (spec.StartsWith('+')) delay = TimeSpan.FromSeconds(n);
+                    else delay = DateTimeOffset.FromUnixTimeSeconds(n) - DateTimeOffset.UtcNow;
+                    Schedule(delay, () => { if (!ch.IsHungUp) Hangup(ch, cause); });
+                    done("+OK\n");
+                    return;
+                }
+            case "uuid_broadcast":
+                {
+                    var t = args.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+                    var ch = t.Length >= 2 ? FindChannel(t[0]) : null;
+                    if (ch == null || ch.IsHungUp) { done("-ERR invalid uuid\n"); return; }
+                    var what = t[1];
+                    var sep = what.IndexOf("::", StringComparison.Ordinal);
+                    var (app, data) = sep >= 0 ? (what[..sep], what[(sep + 2)..]) : ("playback", what);
+                    Post(() => ExecuteApp(ch, app, data.Length == 0 ? null : data, NewUuid(), null, false, null));
+                    done("+OK Message sent\n");
+                    return;
+                }
             case "hupall":
                 {
                     var t = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);

@@ -95,8 +95,7 @@ public sealed partial class SimSwitch
         if (b.OtherType == null) { b.OtherType = "originator"; b.OtherLeg = a; b.OtherLegZeroTimes = true; }
         a.BridgedTime = now;
         b.BridgedTime = now;
-        b.RunningState = "CS_EXCHANGE_MEDIA";
-        b.StateNumber = 5;
+        SetState(b, "CS_EXCHANGE_MEDIA", 5);
         a.BridgeFrame = frame;
         a.CalleeIdName = b.CalleeIdName;
         a.CalleeIdNumber = b.CalleeIdNumber;
@@ -190,9 +189,10 @@ public sealed partial class SimSwitch
         ch.EavesdropTarget = t.Uuid;
         ch.EavesdropMode = InitialEavesdropMode(ch);
         ch.EavesdropFrame = frame;
+        t.Eavesdroppers.Add(ch);
         ch.Vars.Set("last_sent_callee_id_name", t.CallerIdName);
         ch.Vars.Set("last_sent_callee_id_number", t.CallerIdNumber);
-        frame.OnHangup = () => { ch.EavesdropTarget = null; ch.EavesdropMode = null; ch.EavesdropFrame = null; };
+        frame.OnHangup = () => { t.Eavesdroppers.Remove(ch); ch.EavesdropTarget = null; ch.EavesdropMode = null; ch.EavesdropFrame = null; };
     }
 
     private static string InitialEavesdropMode(Channel ch)
@@ -213,6 +213,7 @@ public sealed partial class SimSwitch
 
     private void EndEavesdrop(Channel ch)
     {
+        if (ch.EavesdropTarget is { } tu && FindChannel(tu) is { } target) target.Eavesdroppers.Remove(ch);
         var frame = ch.EavesdropFrame;
         ch.EavesdropTarget = null;
         ch.EavesdropMode = null;
@@ -339,8 +340,37 @@ public sealed partial class SimSwitch
         var frame = ch.Apps.FirstOrDefault(f => f.SocketSession == s);
         if (frame == null || frame.Completed || ch.IsHungUp) return;
         frame.ListenerGone = true;
+        if (frame.IsSocketPark && !frame.ParkScheduled)
+        {
+            // the listener ended before 'connect': the channel thread parks afterwards and stays parked with no
+            // controller (esl-protocol.md §3.2, observed after the first-command timeout)
+            frame.ParkScheduled = true;
+            Schedule(TimeSpan.FromMilliseconds(20), () =>
+            {
+                if (frame.Completed || ch.IsHungUp) return;
+                frame.Parked = true;
+                FireChannel(ch, "CHANNEL_PARK", "switch_ivr.c", "switch_ivr_park", 1002, withVars: true);
+            });
+            return;
+        }
         // a running application (e.g. bridge) keeps the call up; the socket app returns when it is the top one
         if (ch.Apps.Count > 0 && ch.Apps[^1] == frame) Post(() => { if (!frame.Completed && !ch.IsHungUp) CompleteApp(ch, frame); });
+    }
+
+    /// <summary>uuid_park: the leg leaves its bridge (the peer is hung up) and parks.</summary>
+    private void UuidPark(Channel ch)
+    {
+        if (ch.IsHungUp) return;
+        if (ch.BridgedTo is { } peer)
+        {
+            var initiator = ch.BridgeInitiator ? ch : peer;
+            var other = initiator == ch ? peer : ch;
+            // park_after_bridge semantics for the parked leg; the other leg loses its call
+            ch.Vars.Set("park_after_bridge", "true");
+            EndBridgeSilently(ch);
+            if (other != ch && !other.IsHungUp && other.Apps.Count == 0) Hangup(other, "NORMAL_CLEARING");
+        }
+        ExecuteApp(ch, "park", null, NewUuid(), null, false, null);
     }
 
     internal string? GetVar(Channel ch, string name)

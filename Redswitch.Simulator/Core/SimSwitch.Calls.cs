@@ -1,5 +1,4 @@
 using System.Globalization;
-using DotNetty.Common.Concurrency;
 using Redswitch.Simulator.Dial;
 using Redswitch.Simulator.Esl;
 
@@ -139,12 +138,16 @@ public sealed partial class SimSwitch
         _live++;
         if (_live > _peak) _peak = _live;
 
+        ch.RunningState = "CS_NEW";
+        ch.StateNumber = 0;
+        ch.CallState = "DOWN";
+        FireChannel(ch, "CHANNEL_OUTGOING", "switch_core_session.c", "switch_core_session_outgoing_channel", 768, withVars: false);
         ch.RunningState = "CS_INIT";
         ch.StateNumber = 2;
-        ch.CallState = "DOWN";
         FireChannel(ch, "CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626, withVars: true);
-        ch.RunningState = "CS_CONSUME_MEDIA";
-        ch.StateNumber = 7;
+        FireChannel(ch, "CHANNEL_ORIGINATE", "switch_core_state_machine.c", "switch_core_session_run", 632, withVars: true);
+        FireState(ch);
+        SetState(ch, "CS_CONSUME_MEDIA", 7);
         return ch;
     }
 
@@ -213,7 +216,7 @@ public sealed partial class SimSwitch
         if (ch.ProgressTime != 0 || ch.IsHungUp) return;
         ch.ProgressTime = NowMicros();
         FireChannel(ch, "CHANNEL_PROGRESS", "switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3507, withVars: true);
-        if (ch.CallState == "DOWN") ch.CallState = "RINGING";
+        if (ch.CallState == "DOWN") SetCallState(ch, "RINGING");
     }
 
     private void PhoneAnswers(Channel ch)
@@ -236,7 +239,7 @@ public sealed partial class SimSwitch
         ch.AnsweredTime = NowMicros();
         if (ch.ProgressTime == 0 && ch.OtherType == null) ch.ProgressTime = 0;
         FireChannel(ch, "CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3848, withVars: true);
-        ch.CallState = "ACTIVE";
+        SetCallState(ch, "ACTIVE");
         ch.CalleeIdNumber ??= ch.Number;
     }
 
@@ -270,10 +273,13 @@ public sealed partial class SimSwitch
         (ch.CallerIdName, ch.CalleeIdName) = (ch.CalleeIdName, ch.CallerIdName);
         (ch.CallerIdNumber, ch.CalleeIdNumber) = (ch.CalleeIdNumber, ch.CallerIdNumber);
         ch.Vars.Set("channel_cid_flipped", "yes");
-        ch.RunningState = "CS_EXECUTE";
-        ch.StateNumber = 4;
+        // observed: call_uuid is set again once the leg runs its application (it moves to the end)
+        var callUuid = ch.Vars.Get("call_uuid") ?? ch.Uuid;
+        ch.Vars.Remove("call_uuid");
+        ch.Vars.Set("call_uuid", callUuid);
         ch.HitDialplan = true;
-        ch.CallState = "ACTIVE";
+        SetCallState(ch, "ACTIVE");
+        SetState(ch, "CS_EXECUTE", 4);
         if (args.AppName != null)
         {
             ch.RunsDialplan = true;
@@ -328,9 +334,10 @@ public sealed partial class SimSwitch
         }
 
         // eavesdroppers on this channel lose their target
-        foreach (var other in _channels.Values.ToArray())
+        foreach (var other in ch.Eavesdroppers.ToArray())
             if (other.EavesdropTarget == ch.Uuid && !other.IsHungUp)
                 EndEavesdrop(other);
+        ch.Eavesdroppers.Clear();
 
         // applications end, innermost first
         for (int i = ch.Apps.Count - 1; i >= 0; i--)
@@ -342,20 +349,44 @@ public sealed partial class SimSwitch
             CompleteApp(ch, f);
         }
         ch.AppQueue.Clear();
+        SetState(ch, "CS_HANGUP", 10);
+    }
+
+    /// <summary>Changes the running state and fires CHANNEL_STATE (basic data only).</summary>
+    private void SetState(Channel ch, string running, int number)
+    {
+        if (ch.RunningState == running && ch.StateNumber == number) return;
+        ch.RunningState = running;
+        ch.StateNumber = number;
+        FireState(ch);
+    }
+
+    private void FireState(Channel ch) =>
+        FireChannel(ch, "CHANNEL_STATE", "switch_channel.c", "switch_channel_perform_set_running_state", 2409, withVars: false);
+
+    private static readonly string[] CallStates = ["DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD", "RING_WAIT", "HANGUP", "UNHELD"];
+
+    /// <summary>Changes the call state and fires CHANNEL_CALLSTATE.</summary>
+    private void SetCallState(Channel ch, string callState)
+    {
+        if (ch.CallState == callState) return;
+        var old = ch.CallState;
+        ch.CallState = callState;
+        FireChannel(ch, "CHANNEL_CALLSTATE", "switch_channel.c", "switch_channel_perform_set_callstate", 302, withVars: false,
+            after: [new("Original-Channel-Call-State", old),
+                    new("Channel-Call-State-Number", Array.IndexOf(CallStates, callState).ToString(CultureInfo.InvariantCulture))]);
     }
 
     private void Report(Channel ch)
     {
-        ch.RunningState = "CS_REPORTING";
-        ch.StateNumber = 11;
-        ch.CallState = "HANGUP";
+        SetCallState(ch, "HANGUP");
+        SetState(ch, "CS_REPORTING", 11);
         SetBillingVars(ch);
         var cause = ch.HangupCause ?? "NORMAL_CLEARING";
         FireChannel(ch, "CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943,
             withVars: true, before: [new("Hangup-Cause", cause)]);
         foreach (var s in ch.Sessions.ToArray()) s.OnBoundChannelDone();
-        ch.RunningState = "CS_DESTROY";
-        ch.StateNumber = 12;
+        SetState(ch, "CS_DESTROY", 12);
         FireChannel(ch, "CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy", 1588, withVars: true);
         ch.Destroyed = true;
         _channels.Remove(ch.Uuid);
@@ -429,20 +460,24 @@ public sealed partial class SimSwitch
 
     // ------------------------------------------------------------------ applications
 
-    internal void ExecuteApp(Channel ch, string name, string? data, string appUuid, string? appUuidName, bool eventLock, SendMsg? source)
+    internal void ExecuteApp(Channel ch, string name, string? data, string appUuid, string? appUuidName, bool eventLock, SendMsg? source, int loop = 1)
     {
         if (ch.IsHungUp) return;
-        var frame = new AppFrame { Name = name, Data = data, AppUuid = appUuid, AppUuidName = appUuidName, EventLock = eventLock, Source = source };
+        var frame = new AppFrame
+        {
+            Name = name, Data = data, AppUuid = appUuid, AppUuidName = appUuidName, EventLock = eventLock, Source = source,
+            Loop = loop, Started = System.Diagnostics.Stopwatch.GetTimestamp(),
+        };
         ch.Apps.Add(frame);
         ch.LastApp = name;
         ch.LastArg = data;
         if (source != null)
         {
-            ch.Vars.Set("current_loop", "1");
+            ch.Vars.Set("current_loop", loop.ToString(CultureInfo.InvariantCulture));
             ch.Vars.Set("total_loops", source.Loops.ToString(CultureInfo.InvariantCulture));
         }
-        ch.Vars.Set("current_application", name);
         ch.Vars.Set("current_application_data", data);
+        ch.Vars.Set("current_application", name);
         FireChannel(ch, "CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2949, withVars: true,
             after: AppHeaders(frame, withResponse: false));
         var lower = name.ToLowerInvariant();
@@ -537,6 +572,18 @@ public sealed partial class SimSwitch
             ch.Vars.Remove("total_loops");
         }
         ch.Apps.Remove(frame);
+        // loops: N runs (-1 forever); stops early when a run took less than 0.5 s (switch_ivr_parse_event)
+        if (frame.Source is { } again && !ch.IsHungUp && again.Loops != 1 && (again.Loops < 0 || frame.Loop < again.Loops)
+            && System.Diagnostics.Stopwatch.GetElapsedTime(frame.Started) >= TimeSpan.FromMilliseconds(500))
+        {
+            ExecuteApp(ch, frame.Name, frame.Data, frame.AppUuid, frame.AppUuidName, frame.EventLock, again, frame.Loop + 1);
+            if (ch.Apps.LastOrDefault(f => f.Source == again && !f.Completed) is { } next)
+            {
+                next.Queued = frame.Queued;
+                next.OnComplete = frame.OnComplete;
+                return;
+            }
+        }
         frame.OnComplete?.Invoke();
         if (frame.Source is { } src && frame.Queued)
             FirePrivateCommand(ch, src);

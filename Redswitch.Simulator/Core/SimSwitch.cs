@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
-using DotNetty.Common.Concurrency;
 using Redswitch.Simulator.Dial;
 using Redswitch.Simulator.Esl;
 
@@ -20,10 +19,10 @@ internal interface IOutboundConnector
 /// </summary>
 public sealed partial class SimSwitch
 {
-    internal readonly SingleThreadEventExecutor Core;
+    internal readonly CoreLoop Core;
     internal readonly EventBus Bus = new();
     private readonly Dictionary<string, Channel> _channels = new(StringComparer.OrdinalIgnoreCase);
-    private readonly List<EslSession> _sessions = new();
+    private readonly HashSet<EslSession> _sessions = new();
     private readonly ConcurrentDictionary<string, PhoneBehaviour> _overrides = new();
     private readonly string _coreUuid = NewUuid();
     private readonly DateTime _startedUtc = DateTime.UtcNow;
@@ -32,12 +31,12 @@ public sealed partial class SimSwitch
     private long _sessionsSinceStartup;
     private int _peak;
     private volatile int _live;
-    private IScheduledTask? _heartbeat;
+    private ITimerHandle? _heartbeat;
 
     internal SimSwitch(SimulatorOptions options)
     {
         Options = options;
-        Core = new SingleThreadEventExecutor("redswitch-sim-core", TimeSpan.FromMilliseconds(50));
+        Core = new CoreLoop("redswitch-sim-core", e => Options.Log?.Invoke("simulator core error: " + e));
         if (options.HeartbeatInterval is { } hb) _heartbeat = Core.Schedule(Heartbeat, hb);
     }
 
@@ -51,7 +50,7 @@ public sealed partial class SimSwitch
 
     internal void Post(Action a) => Core.Execute(a);
 
-    internal IScheduledTask Schedule(TimeSpan delay, Action a) => Core.Schedule(a, delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
+    internal ITimerHandle Schedule(TimeSpan delay, Action a) => Core.Schedule(a, delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
 
     /// <summary>Runs a function on the core thread and returns its result.</summary>
     internal Task<T> Invoke<T>(Func<T> f)
@@ -68,7 +67,7 @@ public sealed partial class SimSwitch
     internal Task ShutdownAsync()
     {
         _heartbeat?.Cancel();
-        return Core.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        return Core.StopAsync();
     }
 
     public void SetBehaviour(string number, PhoneBehaviour behaviour) => _overrides[number] = behaviour;
@@ -140,13 +139,21 @@ public sealed partial class SimSwitch
     private void FireChannel(Channel ch, string name, string file, string func, int line, bool withVars,
         IEnumerable<KeyValuePair<string, string>>? before = null, IEnumerable<KeyValuePair<string, string>>? after = null)
     {
+        if (!Bus.MightWant(name, ch.Uuid) && !(name == "DTMF" && ch.Sessions.Any(s => s.DivertEvents))) return; // nobody can receive it
         var h = StandardHeaders(name, file, func, line);
         if (before != null) h.AddRange(before);
         ch.AddChannelData(h, withVars);
         if (after != null)
             foreach (var kv in after)
                 if (!string.IsNullOrEmpty(kv.Value)) h.Add(kv);
-        Publish(new SimEvent(name, h, null) { ChannelUuid = ch.Uuid });
+        var ev = new SimEvent(name, h, null) { ChannelUuid = ch.Uuid };
+        if (name == "DTMF" && ch.Sessions.FirstOrDefault(s => s.DivertEvents && !s.Closed) is { } diverted)
+        {
+            // divert_events on: events the channel queues for itself go to its controlling socket only
+            diverted.Deliver(ev);
+            return;
+        }
+        Publish(ev);
     }
 
     internal List<KeyValuePair<string, string>> ChannelDataHeaders(Channel ch)

@@ -18,8 +18,8 @@ public sealed class EslSession
     private bool _closed;
     private bool _authed;
     private bool _firstCommandSeen;
-    private DotNetty.Common.Concurrency.IScheduledTask? _firstCommandTimer;
-    private DotNetty.Common.Concurrency.IScheduledTask? _lingerTimer;
+    private ITimerHandle? _firstCommandTimer;
+    private ITimerHandle? _lingerTimer;
 
     internal EslSession(SimSwitch sw, IEslTransport transport, bool outbound, Channel? bound, bool async, bool full)
     {
@@ -40,6 +40,7 @@ public sealed class EslSession
     internal bool Linger { get; private set; }
     internal int LingerSeconds { get; private set; } = -1;
     internal bool LingerNoticeSent { get; private set; }
+    internal bool DivertEvents { get; private set; }
 
     // subscriptions
     internal bool EventsEnabled { get; private set; }
@@ -56,7 +57,7 @@ public sealed class EslSession
     internal void Start()
     {
         if (!Outbound) _t.AuthRequest();
-        _firstCommandTimer = _sw.Schedule(TimeSpan.FromSeconds(25), () =>
+        _firstCommandTimer = _sw.Schedule(_sw.Options.FirstCommandTimeout, () =>
         {
             if (_firstCommandSeen || _closed) return;
             SendGoodbyeAndClose();
@@ -125,7 +126,9 @@ public sealed class EslSession
             var uid = ev.UniqueId;
             if (uid != MyEventsUuid && !(ev.Name == "BACKGROUND_JOB" && ev.Get("Job-Owner-UUID") == MyEventsUuid)) return false;
         }
-        if (ev.Name == "CHANNEL_DESTROY" && Bound != null && ev.UniqueId == Bound.Uuid) return false;
+        // the session is destroyed only after a bound listener lets go: its destroy events never reach it
+        if (Bound != null && ev.UniqueId == Bound.Uuid
+            && (ev.Name == "CHANNEL_DESTROY" || (ev.Name == "CHANNEL_STATE" && ev.Get("Channel-State") == "CS_DESTROY"))) return false;
         return true;
     }
 
@@ -168,7 +171,8 @@ public sealed class EslSession
             _firstCommandSeen = true;
             _firstCommandTimer?.Cancel();
             var done = false;
-            Handle(req, dropReply, () =>
+            Action finish = null!;
+            finish = () =>
             {
                 if (done) return;
                 done = true;
@@ -181,7 +185,18 @@ public sealed class EslSession
                     w();
                 }
                 if (!_busy) _sw.Post(ProcessNext);
-            });
+            };
+            try
+            {
+                Handle(req, dropReply, finish);
+            }
+            catch (Exception e)
+            {
+                // a simulator bug must not wedge the connection: answer like a failed command and go on
+                try { _sw.Options.Log?.Invoke($"simulator error on '{req.Line}' from {_t.Peer}: {e}"); } catch (Exception) { }
+                if (!done && !_closed && !dropReply) _t.Reply("-ERR " + e.GetType().Name);
+                finish();
+            }
         }
     }
 
@@ -296,7 +311,11 @@ public sealed class EslSession
             var arg = ArgsAfterFirstSpace(line).Trim();
             if (Bound == null) ReplyDone("-ERR not controlling a session.");
             else if (arg.Length == 0) ReplyDone("-ERR missing value.");
-            else ReplyDone(arg.Equals("on", StringComparison.OrdinalIgnoreCase) ? "+OK events diverted" : "+OK events not diverted");
+            else
+            {
+                DivertEvents = arg.Equals("on", StringComparison.OrdinalIgnoreCase);
+                ReplyDone(DivertEvents ? "+OK events diverted" : "+OK events not diverted");
+            }
             return;
         }
         if (IsVerb(line, "filter"))

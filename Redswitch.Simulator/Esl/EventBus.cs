@@ -61,6 +61,25 @@ internal sealed class EventBus
         }
     }
 
+    /// <summary>
+    /// Cheap pre-check before an event is built: false only when no session can receive an event of this name for
+    /// this channel (then the switch skips building it). Conservative: true whenever unsure.
+    /// </summary>
+    public bool MightWant(string name, string? uniqueId)
+    {
+        foreach (var s in _global)
+            if (s.AllEvents || s.EventNamesSubscribed.Contains(name)) return true;
+        if (_keys.Count == 0) return false;
+        foreach (var h in _headers.Keys)
+            if (!h.Equals("Unique-ID", StringComparison.OrdinalIgnoreCase) && !h.Equals("Job-Owner-UUID", StringComparison.OrdinalIgnoreCase))
+                return true;
+        if (uniqueId == null) return _headers.ContainsKey("Job-Owner-UUID");
+        if (_index.TryGetValue("unique-id\n" + uniqueId.ToLowerInvariant(), out var set))
+            foreach (var s in set)
+                if (s.AllEvents || s.EventNamesSubscribed.Contains(name)) return true;
+        return false;
+    }
+
     public void Publish(SimEvent ev)
     {
         _scratch.Clear();

@@ -34,12 +34,40 @@ internal sealed class EslTransport : IEslTransport
     public void Event(SimEvent ev, EventFormat format) => Write(Serialize(ev, format));
 
     /// <summary>The wire form of an event, built once per format and shared by every connection.</summary>
-    internal static EslEvent Serialize(SimEvent ev, EventFormat format)
+    internal static EslMessage Serialize(SimEvent ev, EventFormat format) => format switch
     {
-        if (format == EventFormat.Json)
-            return (EslEvent)(ev.JsonCache ??= EslEvent.Create(EslEventFormat.Json, ev.Headers, ev.Body));
-        // XML events cannot be built by Redswitch.Protocol: plain is sent instead (see README)
-        return (EslEvent)(ev.PlainCache ??= EslEvent.Create(EslEventFormat.Plain, ev.Headers, ev.Body));
+        EventFormat.Json => (EslMessage)(ev.JsonCache ??= EslEvent.Create(EslEventFormat.Json, ev.Headers, ev.Body)),
+        EventFormat.Xml => (EslMessage)(ev.XmlCache ??= XmlEvent(ev)),
+        _ => (EslMessage)(ev.PlainCache ??= EslEvent.Create(EslEventFormat.Plain, ev.Headers, ev.Body)),
+    };
+
+    /// <summary>
+    /// text/event-xml as switch_event_xmlize writes it (Redswitch.Protocol cannot build XML events): &lt;event&gt;,
+    /// &lt;headers&gt; with one element per header (value URL-encoded, then XML-escaped), then the body if any.
+    /// </summary>
+    internal static EslMessage XmlEvent(SimEvent ev)
+    {
+        var sb = new System.Text.StringBuilder(4096);
+        sb.Append("<event>\n  <headers>\n");
+        foreach (var (name, value) in ev.Headers)
+        {
+            if (value.Length == 0) continue;
+            sb.Append("    <").Append(name).Append('>')
+              .Append(System.Security.SecurityElement.Escape(Redswitch.Protocol.Headers.EslUrlEncoding.Encode(value)))
+              .Append("</").Append(name).Append(">\n");
+        }
+        sb.Append("  </headers>\n");
+        if (!string.IsNullOrEmpty(ev.Body))
+        {
+            var len = System.Text.Encoding.UTF8.GetByteCount(ev.Body);
+            sb.Append("  <Content-Length>").Append(len).Append("</Content-Length>\n");
+            sb.Append("  <body>").Append(System.Security.SecurityElement.Escape(ev.Body)).Append("</body>\n");
+        }
+        sb.Append("</event>\n");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(sb.ToString());
+        return EslMessage.Create(
+            [("Content-Length", bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("Content-Type", "text/event-xml")],
+            bytes);
     }
 
     public void ConnectReply(List<KeyValuePair<string, string>> channelData, string socketMode, string control) =>

@@ -358,6 +358,39 @@ public class CommandCodecTests
         Assert.That(decoded.Arguments, Is.EqualTo("originate {a='José  Müller'}x &park"));
     }
 
+    private static IEnumerable<TestCaseData> CallerContentLengths()
+    {
+        TestCaseData Case(string name, Func<EslCommand> build, int bodyBytes) => new TestCaseData(build, bodyBytes).SetName("CallerContentLength_" + name);
+
+        // A caller-supplied Content-Length that does not match the body: FreeSWITCH reads by the
+        // header, so the body's tail would run as the next command, or the next command would be
+        // swallowed as body.
+        yield return Case("ZeroWithABody", () => EslCommands.SendEvent("CUSTOM", new[] { ("Content-Length", "0") }, "api evil\n\n"), 10);
+        yield return Case("ShortWithABody", () => EslCommand.Create("sendevent CUSTOM", new[] { ("content-length", "2") }, "abapi evil\n\n"u8), 12);
+        yield return Case("LongWithABody", () => EslCommands.SendEvent("CUSTOM", new[] { ("Content-Length", "20") }, "abc"), 3);
+        yield return Case("SetWithoutABody", () => EslCommands.SendEvent("CUSTOM", new[] { ("Content-Length", "12") }), 0);
+    }
+
+    [TestCaseSource(nameof(CallerContentLengths))]
+    public void ACallerSuppliedContentLengthCannotDesynchroniseTheStream(Func<EslCommand> build, int bodyBytes)
+    {
+        EslCommand command;
+        try
+        {
+            command = build();
+        }
+        catch (ArgumentException)
+        {
+            return; // refusing the mismatch is a correct answer
+        }
+
+        var stream = HeaderTests.Cat(command.Wire.ToArray(), EslCommands.Exit().Wire.ToArray());
+        var decoded = DecodeHarness.DecodeCommands(stream);
+
+        Assert.That(decoded.Select(c => c.Line), Is.EqualTo(new[] { command.Line, "exit" }), "one command, then the next one intact");
+        Assert.That(decoded[0].Body.Length, Is.EqualTo(bodyBytes));
+    }
+
     [Test]
     public void AnEncodedCommandIsDecodedIntoAnEqualCommand()
     {
@@ -369,6 +402,114 @@ public class CommandCodecTests
         Assert.That(decoded.Headers["event-lock"], Is.EqualTo("true"));
         Assert.That(decoded.Headers["Event-UUID"], Is.EqualTo("e1"));
         Assert.That(decoded.BodyText, Is.EqualTo("a\nb"));
+    }
+
+    [Test]
+    public void CommandStreamsGiveTheSameCommandsUnderRandomSplits()
+    {
+        var random = new Random(4242);
+        var separators = new[] { string.Empty, "\n", "\r\n", "\r\r\n\n" };
+        var built = new List<EslCommand>();
+        var stream = new List<byte>();
+        for (var i = 0; i < 300; i++)
+        {
+            var command = (i % 6) switch
+            {
+                0 => EslCommands.Api("uuid_exists " + i),
+                1 => EslCommands.SendMsgExecute($"u{i}", "set", i % 12 == 1 ? $"multi\nline\n\n{i}" : $"x={i}", eventLock: i % 4 == 1),
+                2 => EslCommands.BgApi("originate loopback/" + i, $"job-{i}"),
+                3 => EslCommands.SendEvent("CUSTOM", new[] { ("X-N", i.ToString()) }, i % 2 == 1 ? $"body\r\n\r\n{i}" : null),
+                4 => EslCommands.SendMsgHangup(null, "NORMAL_CLEARING"),
+                _ => EslCommands.Filter("Unique-ID", $"u{i}"),
+            };
+            built.Add(command);
+            stream.AddRange(Encoding.ASCII.GetBytes(separators[random.Next(separators.Length)]));
+            var wire = Encoding.UTF8.GetString(command.Wire.Span);
+            if (command.Body.IsEmpty && random.Next(3) == 0)
+            {
+                wire = wire.Replace("\n", "\r\n"); // CRLF line ends, as FreeSWITCH accepts them
+            }
+
+            stream.AddRange(Encoding.UTF8.GetBytes(wire));
+        }
+
+        var bytes = stream.ToArray();
+        for (var i = 0; i < 300; i++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 300)).Select(_ => random.Next(1, bytes.Length)).Distinct().Order();
+            var decoded = DecodeHarness.DecodeCommands(DecodeHarness.Split(bytes, cuts));
+
+            Assert.That(decoded, Has.Count.EqualTo(built.Count), $"split {i}");
+            for (var c = 0; c < built.Count; c++)
+            {
+                Assert.That(decoded[c].Line, Is.EqualTo(built[c].Line), $"split {i} command {c}");
+                Assert.That(decoded[c].Headers.Select(h => (h.Name, h.Value)), Is.EqualTo(built[c].Headers.Select(h => (h.Name, h.Value))), $"split {i} command {c}");
+                Assert.That(decoded[c].Body.ToArray(), Is.EqualTo(built[c].Body.ToArray()), $"split {i} command {c}");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- encoders in a pipeline
+
+    [Test]
+    public void TheCommandEncoderWritesExactlyTheCommandBytes()
+    {
+        var commands = new[]
+        {
+            EslCommands.Auth("ClueCon"),
+            EslCommands.SendMsgExecute(null, "set", "a\nb"),
+            EslCommands.BgApi("status", "j-1"),
+        };
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslCommandEncoder());
+
+        var written = new List<byte>();
+        foreach (var command in commands)
+        {
+            Assert.That(channel.WriteOutbound(command), Is.True);
+            var buffer = channel.ReadOutbound<DotNetty.Buffers.IByteBuffer>();
+            var bytes = new byte[buffer.ReadableBytes];
+            buffer.ReadBytes(bytes);
+            buffer.Release();
+            Assert.That(bytes, Is.EqualTo(command.Wire.ToArray()));
+            written.AddRange(bytes);
+        }
+
+        Assert.That(DecodeHarness.DecodeCommands(written.ToArray()).Select(c => c.Line), Is.EqualTo(commands.Select(c => c.Line)));
+        channel.FinishAndReleaseAll();
+    }
+
+    [Test]
+    public void TheMessageEncoderWritesFramesTheFrameDecoderReadsBack()
+    {
+        var messages = new EslMessage[]
+        {
+            AuthRequest.Instance,
+            CommandReply.Create("+OK Job-UUID: j-1", ("Job-UUID", "j-1")),
+            ApiResponse.Create("true"),
+            EslEvent.Create(EslEventFormat.Plain, new[] { KeyValuePair.Create("Event-Name", "BACKGROUND_JOB"), KeyValuePair.Create("Job-UUID", "j-1") }, "-ERR USER_BUSY\n"),
+            DisconnectNotice.Linger("u1", "loopback/1-a", 30),
+            DisconnectNotice.Goodbye("u1"),
+        };
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslMessageEncoder());
+
+        var written = new List<byte>();
+        foreach (var message in messages)
+        {
+            channel.WriteOutbound(message);
+            var buffer = channel.ReadOutbound<DotNetty.Buffers.IByteBuffer>();
+            var bytes = new byte[buffer.ReadableBytes];
+            buffer.ReadBytes(bytes);
+            buffer.Release();
+            Assert.That(bytes, Is.EqualTo(message.Wire.ToArray()));
+            written.AddRange(bytes);
+        }
+
+        var decoded = DecodeHarness.DecodeFrames(written.Select(b => new[] { b }));
+        Assert.That(decoded.Select(m => m.GetType()), Is.EqualTo(messages.Select(m => m.GetType())));
+        Assert.That(((EslEvent)decoded[3]).EventBodyText, Is.EqualTo("-ERR USER_BUSY\n"));
+        Assert.That(((DisconnectNotice)decoded[4]).LingerTime, Is.EqualTo(30));
+        Assert.That(((CommandReply)decoded[1]).JobUuid, Is.EqualTo("j-1"));
+        channel.FinishAndReleaseAll();
     }
 
     // ---------------------------------------------------------------- helpers

@@ -128,6 +128,43 @@ public class HeaderTests
     }
 
     [Test]
+    public void ANonAsciiHeaderNameIsFoundByItsExactName()
+    {
+        // FreeSWITCH copies header names verbatim (sendevent); JSON events already find them.
+        var plain = (EslEvent)Decode(Frame("text/event-plain", "Event-Name: CUSTOM\nX-Café: 1\n\n"));
+        var json = (EslEvent)Decode(Frame("text/event-json", "{\"Event-Name\":\"CUSTOM\",\"X-Café\":\"1\"}"));
+
+        Assert.That(json["X-Café"], Is.EqualTo("1"));
+        Assert.That(plain.EventHeaders[1].Name, Is.EqualTo("X-Café"));
+        Assert.That(plain["X-Café"], Is.EqualTo("1"));
+        Assert.That(plain.EventHeaders.Contains("X-Café"), Is.True);
+        Assert.That(plain.EventHeaders.GetAll("X-Café"), Is.EqualTo(new[] { "1" }));
+    }
+
+    [Test]
+    public void AHugeNonAsciiLookUpNameIsSimplyNotFound()
+    {
+        var headers = Outer("Content-Type: x/y\nX-Café: 1\n");
+        var huge = new string('é', 4_000_000);
+
+        Assert.That(headers[huge], Is.Null);
+        Assert.That(headers.Contains(huge + ":"), Is.False);
+        Assert.That(headers["X-Café"], Is.EqualTo("1"));
+    }
+
+    [Test]
+    public void ANameContainingAColonMatchesNoHeader()
+    {
+        // The header here is "a" with the value "b: v"; nothing is called "a:b".
+        var headers = Outer("Content-Type: x/y\na:b: v\n");
+
+        Assert.That(headers.GetName(1), Is.EqualTo("a"));
+        Assert.That(headers["a"], Is.EqualTo("b: v"));
+        Assert.That(headers["a:b"], Is.Null);
+        Assert.That(headers.Contains("a:b"), Is.False);
+    }
+
+    [Test]
     public void AnEmptyValueInsideAnEventIsPresentAndEmpty()
     {
         var e = (EslEvent)Decode(Frame("text/event-plain", "Event-Name: CUSTOM\nX-Empty: \nX-After: 1\n\n"));
@@ -456,6 +493,132 @@ public class HeaderTests
         var decoded = (EslEvent)Decode(built.Wire.ToArray());
         Assert.That(decoded["caller-caller-id-name"], Is.EqualTo("José Müller"));
         Assert.That(decoded["X-Plus"], Is.EqualTo("a+b c"));
+    }
+
+    [TestCase(EslEventFormat.Plain)]
+    [TestCase(EslEventFormat.Json)]
+    [TestCase(EslEventFormat.Xml)]
+    public void BuiltEventsDecodeToTheHeadersAndBodyTheyWereBuiltFrom(EslEventFormat format)
+    {
+        var random = new Random(31 + (int)format);
+        const string alphabet = "abcXYZ019 %+:;&=?@[]{}|\\\"'<>^`#\t\néü€😀/,()!*-._~$";
+        var elements = alphabet.EnumerateRunes().Select(r => r.ToString()).ToArray();
+        string Value(int max) => string.Concat(Enumerable.Range(0, random.Next(1, max)).Select(_ => elements[random.Next(elements.Length)]));
+
+        for (var round = 0; round < 200; round++)
+        {
+            var headers = new List<KeyValuePair<string, string>> { KeyValuePair.Create("Event-Name", "CUSTOM") };
+            for (var i = 0; i < random.Next(0, 12); i++)
+            {
+                var value = Value(20);
+                if (format != EslEventFormat.Json && HasUpperHexEscape(value))
+                {
+                    continue; // the %XX pass-through quirk changes such values, as in FreeSWITCH
+                }
+
+                headers.Add(KeyValuePair.Create($"X-H{i}", value));
+            }
+
+            if (format != EslEventFormat.Xml && random.Next(3) == 0)
+            {
+                headers.Add(KeyValuePair.Create("variable_arr", "ARRAY::" + string.Join("|:", Enumerable.Range(0, random.Next(1, 4)).Select(_ => Value(6).Replace("|", "/")))));
+            }
+
+            var body = random.Next(2) == 0 ? null : format == EslEventFormat.Xml ? Value(40).Replace("\t", " ") : Value(40);
+            var built = EslEvent.Create(format, headers, body);
+
+            var decoded = (EslEvent)Decode(built.Wire.ToArray());
+            var where = $"round {round}: {Encoding.UTF8.GetString(built.Body.Span)}";
+            Assert.That(decoded.Format, Is.EqualTo(format), where);
+            Assert.That(decoded.EventHeaders.Select(h => (h.Name, h.Value)), Is.EqualTo(headers.Select(h => (h.Key, h.Value))), where);
+            Assert.That(decoded.EventBodyText, Is.EqualTo(body), where);
+            if (body is not null)
+            {
+                Assert.That(decoded.EventBody.ToArray(), Is.EqualTo(Encoding.UTF8.GetBytes(body)), where);
+            }
+        }
+    }
+
+    [Test]
+    [Ignore("codec bug: EslEvent.Create(Xml) escapes element text with SecurityElement.Escape, which is not FreeSWITCH's switch_xml_ampencode for text (src/switch_xml.c, a=0): FS writes ' and \" as they are and CR as &#xD;, SecurityElement writes &apos; and &quot; and leaves CR raw. Minimal input: EslEvent.Create(EslEventFormat.Xml, [(Event-Name, CUSTOM), (X, \"a'b\")], \"say \\\"hi\\\" & 'bye'\\r\\n\") → today <X>a&apos;b</X> and <body>say &quot;hi&quot; &amp; &apos;bye&apos;\\r\\n</body>; expected <X>a'b</X> and <body>say \\\"hi\\\" &amp; 'bye'&#xD;\\n</body> (URL encoding leaves ' alone, so most channel variables with quotes differ byte-wise).")]
+    public void BuiltXmlEventsEscapeTextLikeFreeSwitch()
+    {
+        var built = EslEvent.Create(
+            EslEventFormat.Xml,
+            new[] { KeyValuePair.Create("Event-Name", "CUSTOM"), KeyValuePair.Create("X", "a'b"), KeyValuePair.Create("Y", "<&>") },
+            "say \"hi\" & 'bye'\r\n");
+        var xml = Encoding.UTF8.GetString(built.Body.Span);
+
+        Assert.That(xml, Does.Contain("<X>a'b</X>"));
+        Assert.That(xml, Does.Contain("<Y>%3C%26%3E</Y>"), "URL-encoded first: nothing left to escape");
+        Assert.That(xml, Does.Contain("<body>say \"hi\" &amp; 'bye'&#xD;\n</body>"));
+    }
+
+    [Test]
+    [Ignore("codec bug: an XML event built with a CR in its body loses the CR: EslEvent.Create(Xml) writes CR raw inside <body>, and XML readers (EslEvent's own ParseXml included) normalise CR LF to LF. Minimal input: EslEvent.Create(EslEventFormat.Xml, [(Event-Name, CUSTOM)], \"a\\r\\nb\") decoded → EventBodyText \"a\\nb\". Expected \"a\\r\\nb\" (FreeSWITCH writes CR as &#xD;, which survives).")]
+    public void AnXmlEventBodyKeepsItsCarriageReturns()
+    {
+        var built = EslEvent.Create(EslEventFormat.Xml, new[] { KeyValuePair.Create("Event-Name", "CUSTOM") }, "a\r\nb\r");
+
+        var decoded = (EslEvent)Decode(built.Wire.ToArray());
+
+        Assert.That(decoded.EventBodyText, Is.EqualTo("a\r\nb\r"));
+    }
+
+    [Test]
+    public void ConcurrentReadersOfTheSameMessagesSeeTheSameValues()
+    {
+        // Messages are immutable but materialise lazily (and share a string pool): racing
+        // readers must still see exactly what a lone reader sees.
+        var bytes = Capture.Streams("call-barge", "fs")["outbound1"];
+        var reference = DecodeHarness.DecodeFrames(bytes).Select(Snapshot).ToList();
+
+        for (var round = 0; round < 5; round++)
+        {
+            var shared = DecodeHarness.DecodeFrames(bytes);
+            var results = new List<string>[4];
+            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+            {
+                var order = Enumerable.Range(0, shared.Count).ToList();
+                if (t % 2 == 1)
+                {
+                    order.Reverse();
+                }
+
+                var snapshots = new string[shared.Count];
+                foreach (var i in order)
+                {
+                    snapshots[i] = Snapshot(shared[i]);
+                }
+
+                results[t] = snapshots.ToList();
+            });
+
+            foreach (var result in results)
+            {
+                Assert.That(result, Is.EqualTo(reference), $"round {round}");
+            }
+        }
+    }
+
+    private static string Snapshot(EslMessage message)
+    {
+        var text = new StringBuilder();
+        foreach (var header in message.Headers)
+        {
+            text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+        }
+
+        if (message is EslEvent e)
+        {
+            text.Append(e.EventName).Append('|').Append(e.UniqueId).Append('|').Append(e.EventBodyText).Append('\n');
+            foreach (var header in e.EventHeaders)
+            {
+                text.Append(header.Name).Append('=').Append(header.Value).Append('\n');
+            }
+        }
+
+        return text.ToString();
     }
 
     // ---------------------------------------------------------------- helpers

@@ -112,6 +112,131 @@ public class ResplitTests
         Assert.That(oneByteChunks, Is.GreaterThan(100), "the random splits include 1-byte reads");
     }
 
+    [TestCaseSource(nameof(CaptureNames))]
+    public void AnyKindOfDotNettyBufferGivesTheSameMessages(string name)
+    {
+        var random = new Random(StableSeed(name) ^ 0x5EED);
+        foreach (var (conn, bytes) in Capture.Streams(name, "fs"))
+        {
+            var expected = Fingerprints(DecodeHarness.DecodeFrames(bytes));
+            var chunks = DecodeHarness.Split(bytes, Enumerable.Range(0, 40).Select(_ => random.Next(1, bytes.Length)).Distinct().Order()).ToList();
+            foreach (var kind in new[] { "offset", "read-index", "composite", "pooled-heap", "pooled-direct", "unpooled-direct" })
+            {
+                var buffers = chunks.Where(c => c.Length > 0).Select(c => Buffer(kind, c));
+                AssertSame(expected, DecodeBuffers(buffers), $"{name}/{conn} {kind} buffers");
+            }
+        }
+    }
+
+    private static DotNetty.Buffers.IByteBuffer Buffer(string kind, byte[] chunk)
+    {
+        switch (kind)
+        {
+            case "offset":
+                var padded = new byte[chunk.Length + 14];
+                Array.Fill(padded, (byte)'\n');
+                chunk.CopyTo(padded, 7);
+                return DotNetty.Buffers.Unpooled.WrappedBuffer(padded, 7, chunk.Length);
+            case "read-index":
+                var withJunk = DotNetty.Buffers.Unpooled.Buffer(chunk.Length + 5);
+                withJunk.WriteBytes("\n\n:x\n"u8.ToArray());
+                withJunk.WriteBytes(chunk);
+                withJunk.SkipBytes(5);
+                return withJunk;
+            case "composite":
+                var half = chunk.Length / 2;
+                return DotNetty.Buffers.Unpooled.WrappedBuffer(new[] { chunk[..half], chunk[half..] });
+            case "pooled-heap":
+                return DotNetty.Buffers.PooledByteBufferAllocator.Default.HeapBuffer(chunk.Length).WriteBytes(chunk);
+            case "pooled-direct":
+                return DotNetty.Buffers.PooledByteBufferAllocator.Default.DirectBuffer(chunk.Length).WriteBytes(chunk);
+            default:
+                return DotNetty.Buffers.UnpooledByteBufferAllocator.Default.DirectBuffer(chunk.Length).WriteBytes(chunk);
+        }
+    }
+
+    private static List<EslMessage> DecodeBuffers(IEnumerable<DotNetty.Buffers.IByteBuffer> buffers)
+    {
+        var channel = new DotNetty.Transport.Channels.Embedded.EmbeddedChannel(new Redswitch.Protocol.Framing.EslFrameDecoder());
+        var result = new List<EslMessage>();
+        foreach (var buffer in buffers)
+        {
+            channel.WriteInbound(buffer);
+            while (channel.ReadInbound<EslMessage>() is { } message)
+            {
+                result.Add(message);
+            }
+        }
+
+        Assert.That(channel.Finish(), Is.False, "nothing left over");
+        return result;
+    }
+
+    [Test]
+    public void FramesWithCrTerminatorsGiveTheSameMessagesUnderRandomSplits()
+    {
+        // Frames ending in "\n\n", "\n\r\n" and CRLF throughout, with stray LFs between them.
+        var random = new Random(777);
+        var pieces = new[]
+        {
+            "Content-Type: auth/request\n\n",
+            "Content-Type: command/reply\nReply-Text: +OK\n\r\n",
+            "Content-Type: command/reply\r\nReply-Text: -ERR x\r\n\r\n",
+            "Content-Type: api/response\r\nContent-Length: 6\r\n\r\nok\n\r\n\n",
+            "Content-Type: api/response\nContent-Length: 5\n\ntrue\n",
+            "Content-Length: 29\nContent-Type: text/event-plain\n\nEvent-Name: CUSTOM\nX: a%20b\n\n",
+            "\n",
+        };
+        var stream = new StringBuilder();
+        for (var i = 0; i < 400; i++)
+        {
+            stream.Append(pieces[random.Next(pieces.Length)]);
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(stream.ToString());
+        var expected = Fingerprints(DecodeHarness.DecodeFrames(bytes.Select(b => new[] { b })));
+
+        Assert.That(expected, Has.Count.GreaterThan(300));
+        Assert.That(expected.Select(f => f.ContentType), Has.None.Null);
+        AssertSame(expected, DecodeHarness.DecodeFrames(bytes), "whole");
+        for (var i = 0; i < 300; i++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 200)).Select(_ => random.Next(1, bytes.Length)).Distinct().Order();
+            AssertSame(expected, DecodeHarness.DecodeFrames(DecodeHarness.Split(bytes, cuts)), $"split {i}");
+        }
+    }
+
+    [Test]
+    public void BuiltFrameStreamsDecodeBackToTheSameFramesUnderAnySplit()
+    {
+        // Bodies full of frame-like text: only Content-Length may decide where a frame ends.
+        var random = new Random(2026);
+        var nasty = new[] { "\n\n", "Content-Length: 99\n", "Content-Type: auth/request\n\n", "\n\r\n", "%", "é", ":", "\r" };
+        string Text() => string.Concat(Enumerable.Range(0, random.Next(0, 12)).Select(_ => random.Next(3) == 0 ? nasty[random.Next(nasty.Length)] : ((char)random.Next('a', 'z' + 1)).ToString()));
+
+        var built = new List<EslMessage>();
+        for (var i = 0; i < 400; i++)
+        {
+            built.Add((i % 5) switch
+            {
+                0 => ApiResponse.Create(Text()),
+                1 => CommandReply.Create("+OK " + i, ("Job-UUID", $"j-{i}")),
+                2 => EslEvent.Create(EslEventFormat.Plain, new[] { KeyValuePair.Create("Event-Name", "BACKGROUND_JOB"), KeyValuePair.Create("X", Text()) }, Text()),
+                3 => EslEvent.Create(EslEventFormat.Json, new[] { KeyValuePair.Create("Event-Name", "CUSTOM"), KeyValuePair.Create("X", Text()) }, Text()),
+                _ => DisconnectNotice.Linger($"u{i}", "loopback/1-a", i),
+            });
+        }
+
+        var bytes = built.SelectMany(m => m.Wire.ToArray()).ToArray();
+        var expected = Fingerprints(built);
+        AssertSame(expected, DecodeHarness.DecodeFrames(bytes), "whole");
+        for (var i = 0; i < 200; i++)
+        {
+            var cuts = Enumerable.Range(0, random.Next(1, 400)).Select(_ => random.Next(1, bytes.Length)).Distinct().Order();
+            AssertSame(expected, DecodeHarness.DecodeFrames(DecodeHarness.Split(bytes, cuts)), $"split {i}");
+        }
+    }
+
     // ---------------------------------------------------------------- facts that matter
 
     private static IEnumerable<TestCaseData> OutboundCaptures() =>

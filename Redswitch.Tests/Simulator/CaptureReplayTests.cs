@@ -203,6 +203,28 @@ public class CaptureReplayTests
         if (!capJobs.SequenceEqual(simJobs))
             problems.Add($"{conn} BACKGROUND_JOB results differ: capture [{string.Join(",", capJobs)}] sim [{string.Join(",", simJobs)}]");
 
+        // the connect reply: same header names, in the same order
+        var capConnect = cap.OfType<CommandReply>().FirstOrDefault(r => r.IsConnectReply);
+        var simConnect = sim.OfType<CommandReply>().FirstOrDefault(r => r.IsConnectReply);
+        if (capConnect != null && simConnect != null)
+        {
+            var cn = capConnect.Headers.Select(h => h.Name).ToList();
+            var sn = simConnect.Headers.Select(h => h.Name).ToList();
+            if (!cn.SequenceEqual(sn))
+                problems.Add($"{conn} connect reply headers differ:\n  capture: {string.Join(",", cn)}\n  sim:     {string.Join(",", sn)}");
+        }
+
+        // BACKGROUND_JOB header names
+        var capJob = cap.OfType<EslEvent>().FirstOrDefault(e => e.EventName == "BACKGROUND_JOB");
+        var simJob = sim.OfType<EslEvent>().FirstOrDefault(e => e.EventName == "BACKGROUND_JOB");
+        if (capJob != null && simJob != null)
+        {
+            var cn = capJob.EventHeaders.Select(h => h.Name).ToList();
+            var sn = simJob.EventHeaders.Select(h => h.Name).ToList();
+            if (!cn.SequenceEqual(sn))
+                problems.Add($"{conn} BACKGROUND_JOB headers differ: capture {string.Join(",", cn)} sim {string.Join(",", sn)}");
+        }
+
         var capLegs = Legs(cap);
         var simLegs = Legs(sim);
         if (capLegs.Count != simLegs.Count)
@@ -223,6 +245,9 @@ public class CaptureReplayTests
                 var extra = sset.Except(cset).Where(h => !ToleratedHeaders.Contains(h)).ToList();
                 if (missing.Count > 0 || extra.Count > 0)
                     problems.Add($"{conn} leg {i} {Kind(ce)} headers: missing [{string.Join(",", missing)}] extra [{string.Join(",", extra)}]");
+                else if (Environment.GetEnvironmentVariable("SIM_CHECK_ORDER") == "1"
+                         && !ce.EventHeaders.Select(h => h.Name).SequenceEqual(se.EventHeaders.Select(h => h.Name)))
+                    problems.Add($"{conn} leg {i} {Kind(ce)} header order:\n  capture: {string.Join(",", ce.EventHeaders.Select(h => h.Name).Where(n => n.StartsWith("variable_")))}\n  sim:     {string.Join(",", se.EventHeaders.Select(h => h.Name).Where(n => n.StartsWith("variable_")))}");
             }
         }
     }

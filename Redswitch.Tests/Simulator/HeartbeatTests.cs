@@ -17,3 +17,44 @@ public class HeartbeatTests : SimTestBase
         Assert.That((hb["Event-Info"], hb["Session-Count"], hb["Session-Since-Startup"]), Is.EqualTo(("System Ready", "0", "0")));
     }
 }
+
+[TestFixture, CancelAfter(20000)]
+public class EventFormatTests : SimTestBase
+{
+    protected override void Configure(SimulatorOptions o) => o.AnswerDelay = TimeSpan.FromMilliseconds(20);
+
+    [Test]
+    public async Task XmlEventsDecodeWithTheProtocolDecoder()
+    {
+        await using var c = await ConnectAsync();
+        Assert.That((await c.CommandAsync("event xml BACKGROUND_JOB CHANNEL_CREATE")).ReplyText, Is.EqualTo("+OK event listener enabled xml"));
+        var a = NewUuid();
+        var body = await c.BgApiAsync($"originate {{origination_uuid={a},x=<a&b>}}user/15550000100 &park()");
+        Assert.That(body, Is.EqualTo($"+OK {a}\n"));
+        var create = (EslEvent)c.Events.First(e => e.EventName == "CHANNEL_CREATE");
+        Assert.That(create.Format, Is.EqualTo(Redswitch.Protocol.EslEventFormat.Xml));
+        Assert.That(create.UniqueId, Is.EqualTo(a));
+        Assert.That(create["variable_x"], Is.EqualTo("<a&b>"));
+    }
+
+    [Test]
+    public async Task StateCallStateOutgoingAndOriginateEvents()
+    {
+        await using var c = await ConnectAsync();
+        await c.CommandAsync("event plain CHANNEL_OUTGOING CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER CHANNEL_DESTROY");
+        var a = NewUuid();
+        await c.ApiAsync($"originate {{origination_uuid={a}}}user/15550000100 &park()");
+        await c.ApiAsync($"uuid_kill {a}");
+        await c.WaitForEventAsync("CHANNEL_DESTROY", a);
+        var seq = c.Events.Where(e => e.UniqueId == a).Select(e => e.EventName == "CHANNEL_STATE" ? "STATE:" + e["Channel-State"]
+            : e.EventName == "CHANNEL_CALLSTATE" ? "CALLSTATE:" + e["Channel-Call-State"] : e.EventName).ToList();
+        Assert.That(seq, Is.EqualTo(new[]
+        {
+            "CHANNEL_OUTGOING", "CHANNEL_CREATE", "CHANNEL_ORIGINATE", "STATE:CS_INIT", "STATE:CS_CONSUME_MEDIA",
+            "CALLSTATE:RINGING", "CHANNEL_ANSWER", "CALLSTATE:ACTIVE", "STATE:CS_EXECUTE",
+            "STATE:CS_HANGUP", "CALLSTATE:HANGUP", "STATE:CS_REPORTING", "STATE:CS_DESTROY", "CHANNEL_DESTROY",
+        }));
+        var cs = c.Events.First(e => e.EventName == "CHANNEL_CALLSTATE" && e.UniqueId == a);
+        Assert.That((cs["Original-Channel-Call-State"], cs["Channel-Call-State-Number"]), Is.EqualTo(("DOWN", "2")));
+    }
+}

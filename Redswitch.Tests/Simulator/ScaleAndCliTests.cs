@@ -42,6 +42,62 @@ public class ScaleTests : SimTestBase
     }
 }
 
+[TestFixture, CancelAfter(120000)]
+public class SocketScaleTests : SimTestBase
+{
+    protected override void Configure(SimulatorOptions o) => o.AnswerDelay = TimeSpan.FromMilliseconds(50);
+
+    [Test]
+    public async Task TwoThousandOutboundSocketsEachSeeOnlyTheirChannel()
+    {
+        const int n = 2000; // both ends live in this process: 2 descriptors per call
+        await using var server = new OutboundTestServer();
+        await using var c = await ConnectAsync();
+        await c.CommandAsync("event plain BACKGROUND_JOB");
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < n; i++) sb.Append($"bgapi originate sofia/gateway/gw/1555{i:D7}1 '&socket(127.0.0.1:{server.Port} async full)'\n\n");
+        await c.SendRawAsync(sb.ToString());
+        var sockets = new List<EslTestClient>();
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var s = await server.AcceptAsync(TimeSpan.FromSeconds(30));
+                sockets.Add(s);
+                await s.SendRawAsync("connect\n\nmyevents\n\nlinger\n\n");
+            }
+            var parkDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+            while (true)
+            {
+                var missing = sockets.Count(s => s.All.OfType<CommandReply>().Count() < 3); // connect, myevents, linger
+                if (missing == 0) break;
+                Assert.That(DateTime.UtcNow, Is.LessThan(parkDeadline), $"{missing} sockets did not get their three replies");
+                await Task.Delay(100);
+            }
+            Assert.That(Sim.LiveChannels, Is.EqualTo(n));
+            for (int i = 0; i < n; i++) await c.NextReplyAsync(); // the bgapi replies
+            Assert.That(await c.ApiAsync("hupall"), Does.StartWith("+OK"));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+            while (true)
+            {
+                var missing = sockets.Count(s => !s.All.Any(m => m is DisconnectNotice));
+                if (missing == 0) break;
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"{missing} sockets got no linger notice; live channels {Sim.LiveChannels}");
+                await Task.Delay(100);
+            }
+            foreach (var s in sockets)
+            {
+                var connect = s.All.OfType<CommandReply>().First(r => r.IsConnectReply);
+                Assert.That(s.Events.All(e => e.UniqueId == connect.UniqueId), Is.True);
+            }
+        }
+        finally
+        {
+            foreach (var s in sockets) await s.DisposeAsync();
+        }
+    }
+}
+
 [TestFixture, CancelAfter(60000)]
 public class CliTests
 {
