@@ -265,6 +265,7 @@ public class CallFlowTests
         }
 
         await Expect("""{"type": "dance"}""", ControlFailure("dance", "unknown type"));
+        await Expect("""{"type": "dance", "id": "d-1"}""", "{\"type\": \"failure\", \"event\": \"dance\", \"cause\": \"unknown type\", \"id\": \"d-1\"}");
         await Expect("not json", ControlFailure("unknown", "invalid json"));
         await Expect("""{"no": "type"}""", ControlFailure("unknown", "missing type"));
         await Expect("""{"type": "whisper"}""", ControlFailure("whisper", "no barge leg"));

@@ -47,9 +47,10 @@ public class LifecycleTests
         _sim = null;
     }
 
-    private async Task<ServerHarness> StartServerAsync(Dictionary<string, string?>? env = null)
+    private async Task<ServerHarness> StartServerAsync(Dictionary<string, string?>? env = null,
+        Func<Redswitch.Server.Configuration.RedswitchOptions, Redswitch.Server.Configuration.RedswitchOptions>? tune = null)
     {
-        var s = await ServerHarness.StartAsync(_redis, _simPort, env);
+        var s = await ServerHarness.StartAsync(_redis, _simPort, env, tune);
         _servers.Add(s);
         return s;
     }
@@ -365,5 +366,23 @@ public class LifecycleTests
             await w.SendAsync("""{"type": "hangup"}""");
             await w.DisposeAsync();
         }
+    }
+
+    [Test]
+    public async Task NobodyAnswersOnceTheEndedCallWasReleased()
+    {
+        // EndedLinger is 60 s in production; shortened here.
+        var server = await StartServerAsync(tune: o => ServerHarness.With(o, endedLinger: TimeSpan.FromSeconds(1)));
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, callee: "15550000486"));
+        await watch.CollectAsync(IsHangup, 2);
+        await watch.SendAsync("""{"type": "mute"}""");
+        Assert.That(await watch.NextAsync(), Is.EqualTo(ControlFailure("mute", "call ended")));
+        await Task.Delay(1500);
+        Assert.That(server.Service.Registry.ByDialId(dialId), Is.Null);
+        await watch.SendAsync("""{"type": "mute"}""");
+        await watch.ExpectQuietAsync(0.5);
+        Assert.That(await _redis.Db.ExecuteAsync("PUBSUB", "NUMSUB", dialId) is { } r ? (long)r[1] : -1, Is.EqualTo(1), "only the test is subscribed");
     }
 }
