@@ -84,10 +84,10 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         foreach (var link in links)
         {
             link.ChannelEvent = (l, evt) => _registry.ByUuid(evt.UniqueId)?.OnInboundEvent(evt);
-            link.Restored = (l, restarted) =>
+            link.Restored = (l, restarted, generation) =>
             {
                 foreach (var owner in _registry.All)
-                    if (owner.Link == l) owner.OnLinkRestored(restarted);
+                    if (owner.Link == l && owner.LinkGeneration < generation) owner.OnLinkRestored(restarted);
             };
         }
         _links = new LinkPool(links);

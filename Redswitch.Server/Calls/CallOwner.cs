@@ -100,6 +100,9 @@ public sealed class CallOwner
     public CallJob Job { get; }
     public string DialId => Job.DialId;
     public InboundLink Link => _link;
+
+    /// <summary>The link's generation when the call was originated (see <see cref="InboundLink.Generation"/>).</summary>
+    public int LinkGeneration { get; private set; }
     public string CallerUuid => _a.Uuid;
 
     /// <summary>Set by the dispatcher: drops the Redis subscription (called 60 s after the call ended).</summary>
@@ -133,6 +136,7 @@ public sealed class CallOwner
             _ctx.Registry.AddUuid(_b.Uuid, this);
             _ctx.Registry.AddUuid(_nextBargeUuid, this);
             _a.Dialled = true;
+            LinkGeneration = _link.Generation;
             _originateSent = Stopwatch.GetTimestamp();
             var cmd = _ctx.DialStrings.OriginateCaller(Job, _a.Uuid, _ctx.Advertise);
             var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), OnOriginateReply, OnCallerJob);

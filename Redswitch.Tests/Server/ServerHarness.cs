@@ -67,7 +67,7 @@ public sealed class ServerHarness : IAsyncDisposable
         InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
         ReconnectBase = TimeSpan.FromMilliseconds(50), ReconnectCap = TimeSpan.FromMilliseconds(400),
         BlockSeconds = 1, SocketLinger = TimeSpan.FromSeconds(5), HeartbeatInterval = TimeSpan.FromSeconds(2),
-        EndedLinger = endedLinger ?? TimeSpan.FromSeconds(60),
+        EndedLinger = endedLinger ?? TimeSpan.FromSeconds(60), SocketConnectTimeout = TimeSpan.FromSeconds(3),
     };
 
     public async Task StopAsync()
