@@ -356,9 +356,24 @@ public sealed class CallOwner
             _ctx.Metrics.OutboundSessionsOpen.Dec();
             _lingerTimer?.Dispose();
             _lingerTimer = null;
-            if (!_exitSent && !AllHungUp())
+            var dropped = !_exitSent && !AllHungUp();
+            if (dropped)
                 Log(LogLevel.Warning, "outbound socket dropped; following the legs through the control link");
             _socket = null;
+            if (dropped)
+            {
+                // A leg that ended while its events were only on the socket would never be reported: ask.
+                foreach (var leg in new[] { _a, _b, _g })
+                {
+                    if (leg is not { Alive: true } || leg == _b && !_b.Seen) continue;
+                    var l = leg;
+                    _link.TryApi($"uuid_exists {l.Uuid}", r =>
+                    {
+                        if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
+                            lock (_gate) HangupLeg(l, "NORMAL_UNSPECIFIED");
+                    });
+                }
+            }
             if (AllHungUp()) SynthesizeMissing("NORMAL_UNSPECIFIED");
             CheckDone();
         }
