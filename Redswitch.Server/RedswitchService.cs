@@ -105,7 +105,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
 
         _logger.LogInformation(
             "Redswitch ready: instance {Instance}, jobs from {JobList}, outbound {Listen} (advertised {Advertise}), FreeSWITCH {Nodes} {State}",
-            InstanceId, options.JobList, _outbound.BoundEndPoint, Advertise, string.Join(",", options.EslNodes),
+            InstanceId, options.JobList, new System.Net.IPEndPoint(options.OutboundListen.Address, OutboundPort), Advertise, string.Join(",", options.EslNodes),
             _links.AnyUp ? "connected" : "not connected yet (jobs wait in Redis)");
     }
 

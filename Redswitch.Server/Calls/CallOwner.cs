@@ -74,7 +74,7 @@ public sealed class CallOwner
     private readonly object _gate = new();
     private readonly CallContext _ctx;
     private readonly InboundLink _link;
-    private readonly KeyValuePair<string, object>[] _scope;
+    private readonly DialScope _scope;
     private readonly Leg _a;
     private readonly Leg _b;
     private Leg? _g;
@@ -116,7 +116,7 @@ public sealed class CallOwner
         Job = job;
         _ctx = ctx;
         _link = link;
-        _scope = [new("dial_id", job.DialId)];
+        _scope = new DialScope(job.DialId);
         _a = new Leg(0, Guid.NewGuid().ToString()) { Ready = false };
         _b = new Leg(1, Guid.NewGuid().ToString());
     }
