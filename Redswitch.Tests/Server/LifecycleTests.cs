@@ -385,4 +385,31 @@ public class LifecycleTests
         await watch.ExpectQuietAsync(0.5);
         Assert.That(await _redis.Db.ExecuteAsync("PUBSUB", "NUMSUB", dialId) is { } r ? (long)r[1] : -1, Is.EqualTo(1), "only the test is subscribed");
     }
+
+    [Test]
+    public async Task JobsOfAnInstanceWhoseHeartbeatExpiredAreTakenOver()
+    {
+        var fresh = NewDialId();
+        var dialled = NewDialId();
+        var processing = $"{{{JobList}}}.processing.crashed-7";
+        await _redis.Db.ListRightPushAsync(processing, Call(fresh));
+        await _redis.Db.ListRightPushAsync(processing, Call(dialled));
+        await _redis.Db.StringSetAsync($"redswitch.dialled.{dialled}", "crashed-7");
+        // a live peer's list is left alone
+        var alive = $"{{{JobList}}}.processing.alive-1";
+        await _redis.Db.ListRightPushAsync(alive, Call(NewDialId()));
+        await _redis.Db.StringSetAsync($"{{{JobList}}}.heartbeat.alive-1", "1", TimeSpan.FromMinutes(1));
+
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, fresh);
+        var server = await StartServerAsync();
+        Assert.That(await watch.NextAsync(10), Is.EqualTo(Start(fresh)));
+        await watch.CollectAsync(m => m == Answer(1), 1);
+        Assert.That(await _redis.Db.KeyExistsAsync(processing), Is.False);
+        Assert.That(await _redis.Db.ListLengthAsync(alive), Is.EqualTo(1));
+        var dead = (string)(await _redis.Db.ListGetByIndexAsync($"{{{JobList}}}.dead", 0))!;
+        Assert.That(dead, Does.Contain(dialled).And.Contain("\"cause\": \"interrupted\""));
+        Assert.That(await _redis.Db.KeyExistsAsync($"{{{JobList}}}.heartbeat.{server.Service.InstanceId}"), Is.True);
+        await watch.SendAsync("""{"type": "hangup"}""");
+        await watch.CollectAsync(IsHangup, 2);
+    }
 }
