@@ -11,7 +11,8 @@ namespace Redswitch.Simulator;
 /// <summary>
 /// A running simulator: the inbound ESL listener plus the simulated switch. Start one in-process with
 /// <see cref="StartAsync"/> (port 0 picks a free port), point an ESL client at <see cref="Port"/>, and stop it with
-/// <see cref="StopAsync"/> or <c>await using</c>. All members are thread-safe.
+/// <see cref="StopAsync"/> or <c>await using</c>. All members are thread-safe; after the stop the
+/// <c>…Async</c> queries throw <see cref="ObjectDisposedException"/>.
 /// </summary>
 public sealed class SimulatorHost : IAsyncDisposable
 {

@@ -168,7 +168,7 @@ public sealed class EslEvent : EslMessage
             var items = value.StartsWith(ArrayPrefix, StringComparison.Ordinal) ? value[ArrayPrefix.Length..].Split("|:") : new[] { value };
             foreach (var item in items)
             {
-                xml.Append("    <").Append(name).Append('>').Append(System.Security.SecurityElement.Escape(EslUrlEncoding.Encode(item))).Append("</").Append(name).Append(">\n");
+                xml.Append("    <").Append(name).Append('>').Append(XmlText(EslUrlEncoding.Encode(item))).Append("</").Append(name).Append(">\n");
             }
         }
 
@@ -176,10 +176,21 @@ public sealed class EslEvent : EslMessage
         if (!string.IsNullOrEmpty(body))
         {
             xml.Append("  <Content-Length>").Append(bodyLength).Append("</Content-Length>\n  <body>")
-                .Append(System.Security.SecurityElement.Escape(body)).Append("</body>\n");
+                .Append(XmlText(body)).Append("</body>\n");
         }
 
         return Encoding.UTF8.GetBytes(xml.Append("</event>\n").ToString());
+    }
+
+    /// <summary>switch_xml_ampencode for element text: &amp; &lt; &gt; and CR (so it survives XML readers); quotes stay.</summary>
+    private static string XmlText(string text)
+    {
+        if (text.AsSpan().IndexOfAny("&<>\r") < 0)
+        {
+            return text;
+        }
+
+        return text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\r", "&#xD;");
     }
 
     /// <summary>cJSON's escaping: quote, backslash and control characters; UTF-8 and '/' pass.</summary>

@@ -47,14 +47,14 @@ public abstract class EslMessage
     /// <summary>Parses one complete frame (header block, empty line, body).</summary>
     public static EslMessage FromFrame(byte[] frame)
     {
-        var end = frame.AsSpan().IndexOf("\n\n"u8);
-        if (end < 0)
+        var blockLength = EslFrameDecoder.FindHeaderBlockEnd(frame, out var terminator);
+        if (blockLength < 0)
         {
             throw new ArgumentException("a frame needs a header block ending in an empty line", nameof(frame));
         }
 
-        var headers = EslHeaders.Parse(frame, 0, end + 1, urlDecode: true, strict: true, skipTabs: true);
-        var bodyOffset = end + 2;
+        var headers = EslHeaders.Parse(frame, 0, blockLength, urlDecode: true, strict: true, skipTabs: true);
+        var bodyOffset = blockLength + terminator;
         var contentLength = EslFrameDecoder.ParseContentLength(headers, int.MaxValue);
         if (bodyOffset + contentLength != frame.Length)
         {

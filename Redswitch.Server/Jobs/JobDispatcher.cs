@@ -110,7 +110,8 @@ public sealed class JobDispatcher
     private async Task RecoverAsync()
     {
         var left = await _db.ListRangeAsync(_keys.Processing).ConfigureAwait(false);
-        foreach (var item in left)
+        // Each job goes back to the head, so walk from the newest to keep the oldest first.
+        foreach (var item in left.Reverse())
         {
             var raw = (string)item!;
             var parsed = JobParser.Parse(raw);
@@ -160,7 +161,17 @@ public sealed class JobDispatcher
             _metrics.JobsTaken.Inc();
             if (_stop.IsCancellationRequested || !_links.AnyUp)
             {
-                await ReturnToHeadAsync(raw).ConfigureAwait(false);
+                try
+                {
+                    await ReturnToHeadAsync(raw).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    // It stays in the processing list, which a restart recovers.
+                    _metrics.RedisErrors.Inc();
+                    _logger.LogWarning("returning a job to {Key} failed: {Reason}; it stays in {Processing}", _keys.JobList, e.Message, _keys.Processing);
+                }
+
                 _slots.Release();
                 continue;
             }
@@ -221,9 +232,19 @@ public sealed class JobDispatcher
         });
         owner.Unsubscribe = () => queue.UnsubscribeAsync();
 
-        var started = owner.Start(_ =>
+        var started = owner.Start(replied =>
         {
-            _db.ListRemoveAsync(_keys.Processing, raw, 1, CommandFlags.FireAndForget);
+            if (replied)
+            {
+                _db.ListRemoveAsync(_keys.Processing, raw, 1, CommandFlags.FireAndForget);
+                return;
+            }
+
+            // The link dropped after the originate was written: FreeSWITCH may or may not have it.
+            // The owner has published the failure; the job is kept in the dead list, not dropped.
+            _ = DeadLetterAsync(raw, "freeswitch link lost").ContinueWith(
+                t => _logger.LogError(t.Exception!.GetBaseException(), "dead-lettering the job of {DialId} failed; it stays in {Key}", job.DialId, _keys.Processing),
+                TaskContinuationOptions.OnlyOnFaulted);
         });
         if (!started)
         {

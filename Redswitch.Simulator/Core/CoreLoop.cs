@@ -40,13 +40,15 @@ internal sealed class CoreLoop
 
     private static long Now => Stopwatch.GetTimestamp();
 
-    public void Execute(Action action)
+    /// <summary>Queues an action; false when the loop has stopped (the action will never run).</summary>
+    public bool Execute(Action action)
     {
         lock (_lock)
         {
-            if (_stopping) return;
+            if (_stopping) return false;
             _queue.Enqueue(action);
             if (_queue.Count == 1) Monitor.Pulse(_lock);
+            return true;
         }
     }
 

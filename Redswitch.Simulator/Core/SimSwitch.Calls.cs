@@ -256,8 +256,9 @@ public sealed partial class SimSwitch
             Done = (ch, cause) =>
             {
                 if (ch == null) { done($"-ERR {cause}\n"); return; }
-                done($"+OK {ch.Uuid}\n");
+                // queued before the result goes out, so the application starts before any later command is read
                 Post(() => StartDialplan(ch, args));
+                done($"+OK {ch.Uuid}\n");
             },
         };
         Dial(d);

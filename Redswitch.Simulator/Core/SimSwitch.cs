@@ -56,11 +56,12 @@ public sealed partial class SimSwitch
     internal Task<T> Invoke<T>(Func<T> f)
     {
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(() =>
-        {
-            try { tcs.SetResult(f()); }
-            catch (Exception e) { tcs.SetException(e); }
-        });
+        if (!Core.Execute(() =>
+            {
+                try { tcs.SetResult(f()); }
+                catch (Exception e) { tcs.SetException(e); }
+            }))
+            tcs.SetException(new ObjectDisposedException(nameof(SimulatorHost), "the simulator has stopped"));
         return tcs.Task;
     }
 

@@ -540,7 +540,6 @@ public class HeaderTests
     }
 
     [Test]
-    [Ignore("codec bug: EslEvent.Create(Xml) escapes element text with SecurityElement.Escape, which is not FreeSWITCH's switch_xml_ampencode for text (src/switch_xml.c, a=0): FS writes ' and \" as they are and CR as &#xD;, SecurityElement writes &apos; and &quot; and leaves CR raw. Minimal input: EslEvent.Create(EslEventFormat.Xml, [(Event-Name, CUSTOM), (X, \"a'b\")], \"say \\\"hi\\\" & 'bye'\\r\\n\") → today <X>a&apos;b</X> and <body>say &quot;hi&quot; &amp; &apos;bye&apos;\\r\\n</body>; expected <X>a'b</X> and <body>say \\\"hi\\\" &amp; 'bye'&#xD;\\n</body> (URL encoding leaves ' alone, so most channel variables with quotes differ byte-wise).")]
     public void BuiltXmlEventsEscapeTextLikeFreeSwitch()
     {
         var built = EslEvent.Create(
@@ -555,7 +554,6 @@ public class HeaderTests
     }
 
     [Test]
-    [Ignore("codec bug: an XML event built with a CR in its body loses the CR: EslEvent.Create(Xml) writes CR raw inside <body>, and XML readers (EslEvent's own ParseXml included) normalise CR LF to LF. Minimal input: EslEvent.Create(EslEventFormat.Xml, [(Event-Name, CUSTOM)], \"a\\r\\nb\") decoded → EventBodyText \"a\\nb\". Expected \"a\\r\\nb\" (FreeSWITCH writes CR as &#xD;, which survives).")]
     public void AnXmlEventBodyKeepsItsCarriageReturns()
     {
         var built = EslEvent.Create(EslEventFormat.Xml, new[] { KeyValuePair.Create("Event-Name", "CUSTOM") }, "a\r\nb\r");

@@ -574,6 +574,35 @@ public class HostileInputTests
         Assert.That(run.Messages.Select(m => ((EslEvent)m).EventName), Is.EqualTo(new[] { "CUSTOM", "CUSTOM" }));
     }
 
+    // ================================================================ a decoded frame parses again
+
+    [Test]
+    public void EveryCapturedFrameParsesAgainFromItsWireBytes()
+    {
+        var frames = Capture.Names.SelectMany(n => Capture.Streams(n, "fs").Values).SelectMany(DecodeHarness.DecodeFrames).ToList();
+
+        foreach (var original in frames)
+        {
+            var again = EslMessage.FromFrame(original.Wire.ToArray());
+            Assert.That(again.GetType(), Is.EqualTo(original.GetType()));
+            Assert.That(again.Headers.Select(h => (h.Name, h.Value)), Is.EqualTo(original.Headers.Select(h => (h.Name, h.Value))));
+            Assert.That(again.Body.ToArray(), Is.EqualTo(original.Body.ToArray()));
+        }
+    }
+
+    [TestCase("Content-Type: command/reply\nReply-Text: +OK\n\r\n")]
+    [TestCase("Content-Type: api/response\r\nContent-Length: 4\r\n\r\ntrue")]
+    public void AFrameTheDecoderAcceptsParsesAgainFromItsWireBytes(string text)
+    {
+        var decoded = HeaderTests.Decode(B(text));
+
+        var again = EslMessage.FromFrame(decoded.Wire.ToArray());
+
+        Assert.That(again.GetType(), Is.EqualTo(decoded.GetType()));
+        Assert.That(again.Headers.Select(h => (h.Name, h.Value)), Is.EqualTo(decoded.Headers.Select(h => (h.Name, h.Value))));
+        Assert.That(again.BodyText, Is.EqualTo(decoded.BodyText));
+    }
+
     // ================================================================ the pipeline's error handler
 
     [Test]

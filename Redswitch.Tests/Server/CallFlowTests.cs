@@ -350,26 +350,27 @@ public class CallFlowTests
             change(o);
             return o.ToJsonString();
         }
-        yield return new TestCaseData("not json", null).SetName("Bad job: not JSON");
-        yield return new TestCaseData(Mutate(o => o["type"] = "asp-sms"), "unknown type").SetName("Bad job: unknown type");
-        yield return new TestCaseData(Mutate(o => o.Remove("type")), "missing type").SetName("Bad job: no type");
+        yield return new TestCaseData("not json", null, "invalid json").SetName("Bad job: not JSON");
+        yield return new TestCaseData(Mutate(o => o["type"] = "asp-sms"), "unknown type", null).SetName("Bad job: unknown type");
+        yield return new TestCaseData(Mutate(o => o.Remove("type")), "missing type", "missing type").SetName("Bad job: no type");
         foreach (var f in Fields)
         {
-            yield return new TestCaseData(Mutate(o => o.Remove(f)), f == "dial_id" ? null : $"missing {f}").SetName($"Bad job: missing {f}");
-            yield return new TestCaseData(Mutate(o => o[f] = "15105625882\n\nbgapi originate loopback/15550000001 &park\n\n"), f == "dial_id" ? null : $"invalid {f}")
+            // Without a valid dial_id there is no channel to publish on: dead-lettered only.
+            yield return new TestCaseData(Mutate(o => o.Remove(f)), f == "dial_id" ? null : $"missing {f}", $"missing {f}").SetName($"Bad job: missing {f}");
+            yield return new TestCaseData(Mutate(o => o[f] = "15105625882\n\nbgapi originate loopback/15550000001 &park\n\n"), f == "dial_id" ? null : $"invalid {f}", $"invalid {f}")
                 .SetName($"Bad job: ESL command injected in {f}");
         }
-        yield return new TestCaseData(Mutate(o => o["callee_number"] = "1415,697098"), "invalid callee_number").SetName("Bad job: comma in a number");
-        yield return new TestCaseData(Mutate(o => o["caller_number"] = "alice@host}x"), "invalid caller_number").SetName("Bad job: brace in a SIP URI");
-        yield return new TestCaseData(Mutate(o => o["caller_id_lega"] = "John Doe"), "invalid caller_id_lega").SetName("Bad job: space in a caller id");
-        yield return new TestCaseData(Mutate(o => o["call_provider"] = "gw|other"), "invalid call_provider").SetName("Bad job: pipe in the provider");
-        yield return new TestCaseData(Mutate(o => o["org_id"] = "org.1"), "invalid org_id").SetName("Bad job: dot in org_id");
-        yield return new TestCaseData(Mutate(o => o["user_id"] = new string('u', 129)), "invalid user_id").SetName("Bad job: user_id too long");
-        yield return new TestCaseData(Mutate(o => o["callee_number"] = 12), "invalid callee_number").SetName("Bad job: two-digit number");
+        yield return new TestCaseData(Mutate(o => o["callee_number"] = "1415,697098"), "invalid callee_number", null).SetName("Bad job: comma in a number");
+        yield return new TestCaseData(Mutate(o => o["caller_number"] = "alice@host}x"), "invalid caller_number", null).SetName("Bad job: brace in a SIP URI");
+        yield return new TestCaseData(Mutate(o => o["caller_id_lega"] = "John Doe"), "invalid caller_id_lega", null).SetName("Bad job: space in a caller id");
+        yield return new TestCaseData(Mutate(o => o["call_provider"] = "gw|other"), "invalid call_provider", null).SetName("Bad job: pipe in the provider");
+        yield return new TestCaseData(Mutate(o => o["org_id"] = "org.1"), "invalid org_id", null).SetName("Bad job: dot in org_id");
+        yield return new TestCaseData(Mutate(o => o["user_id"] = new string('u', 129)), "invalid user_id", "invalid user_id").SetName("Bad job: user_id too long");
+        yield return new TestCaseData(Mutate(o => o["callee_number"] = 12), "invalid callee_number", null).SetName("Bad job: two-digit number");
     }
 
     [TestCaseSource(nameof(BadJobs))]
-    public async Task BadJobIsRefusedDeadLetteredAndNeverDialled(string template, string? failure)
+    public async Task BadJobIsRefusedDeadLetteredAndNeverDialled(string template, string? failure, string? deadCause = null)
     {
         var dialId = NewDialId();
         var raw = template.Replace("DIAL", dialId);
@@ -380,7 +381,7 @@ public class CallFlowTests
         var dead = (await _redis.Db.ListRangeAsync($"{{{JobList}}}.dead")).Select(v => JsonNode.Parse((string)v!)!).ToList();
         Assert.That(dead, Has.Count.EqualTo(1));
         Assert.That((string?)dead[0]["job"], Is.EqualTo(raw), "the raw job is kept");
-        Assert.That((string?)dead[0]["cause"], Is.EqualTo(failure ?? (raw == "not json" ? "invalid json" : dead[0]["cause"]!.ToString())));
+        Assert.That((string?)dead[0]["cause"], Is.EqualTo(deadCause ?? failure));
         Assert.That((long)dead[0]["at"]!, Is.EqualTo(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Within(5));
         if (failure is null) await watch.ExpectQuietAsync(0.3);
         else

@@ -214,15 +214,15 @@ public class CaptureReplayTests
                 problems.Add($"{conn} connect reply headers differ:\n  capture: {string.Join(",", cn)}\n  sim:     {string.Join(",", sn)}");
         }
 
-        // BACKGROUND_JOB header names
-        var capJob = cap.OfType<EslEvent>().FirstOrDefault(e => e.EventName == "BACKGROUND_JOB");
-        var simJob = sim.OfType<EslEvent>().FirstOrDefault(e => e.EventName == "BACKGROUND_JOB");
-        if (capJob != null && simJob != null)
+        // BACKGROUND_JOB header names, job by job (Job-Owner-UUID only for a bgapi sent on a bound socket)
+        var capJobEvents = cap.OfType<EslEvent>().Where(e => e.EventName == "BACKGROUND_JOB").ToList();
+        var simJobEvents = sim.OfType<EslEvent>().Where(e => e.EventName == "BACKGROUND_JOB").ToList();
+        for (int j = 0; j < Math.Min(capJobEvents.Count, simJobEvents.Count); j++)
         {
-            var cn = capJob.EventHeaders.Select(h => h.Name).ToList();
-            var sn = simJob.EventHeaders.Select(h => h.Name).ToList();
+            var cn = capJobEvents[j].EventHeaders.Select(h => h.Name).ToList();
+            var sn = simJobEvents[j].EventHeaders.Select(h => h.Name).ToList();
             if (!cn.SequenceEqual(sn))
-                problems.Add($"{conn} BACKGROUND_JOB headers differ: capture {string.Join(",", cn)} sim {string.Join(",", sn)}");
+                problems.Add($"{conn} BACKGROUND_JOB {j} headers differ: capture {string.Join(",", cn)} sim {string.Join(",", sn)}");
         }
 
         var capLegs = Legs(cap);

@@ -247,3 +247,39 @@ public class EavesdropTests : SimTestBase
         await c.WaitForEventAsync("CHANNEL_HANGUP_COMPLETE", g);
     }
 }
+
+/// <summary>The filter cases of esl-protocol.md §2.4 over a real connection, with sendevent CUSTOM as in the observed experiment.</summary>
+[TestFixture, CancelAfter(30000)]
+public class FilterSocketTests : SimTestBase
+{
+    private static async Task<bool> Delivered(EslTestClient watcher, EslTestClient sender, string subclass, string xa)
+    {
+        var marker = Guid.NewGuid().ToString();
+        var r = await sender.CommandAsync("sendevent CUSTOM", ("Event-Subclass", subclass), ("X-A", xa), ("X-Marker", marker));
+        Assert.That(r.ReplyText, Does.StartWith("+OK "));
+        // the event was queued to the watcher before it handles its next command, so it precedes that reply
+        await watcher.ApiAsync("uuid_exists x");
+        return watcher.Events.Any(e => e["X-Marker"] == marker);
+    }
+
+    [Test]
+    public async Task NegativeOnlyBlocksRegexAdmitsLaterNegativeWins()
+    {
+        await using var w = await ConnectAsync();
+        await using var s = await ConnectAsync();
+        await w.CommandAsync("event plain CUSTOM test::one test::other");
+        Assert.That(await Delivered(w, s, "test::one", "1"), Is.True, "no filter");
+        Assert.That((await w.CommandAsync("filter Event-Subclass -test::other")).ReplyText, Is.EqualTo("+OK filter added. [Event-Subclass]=[-test::other]"));
+        Assert.That(await Delivered(w, s, "test::one", "1"), Is.False, "only a negative filter: nothing passes");
+        await w.CommandAsync("filter Event-Subclass /^test::/");
+        Assert.That(await Delivered(w, s, "test::one", "1"), Is.True, "regex admits");
+        Assert.That(await Delivered(w, s, "test::other", "1"), Is.False, "the negative match wins");
+        await w.CommandAsync("filter X-A -2");
+        Assert.That(await Delivered(w, s, "test::one", "2"), Is.False, "a later negative match wins over the regex");
+        Assert.That((await w.CommandAsync("filter delete X-A")).ReplyText, Is.EqualTo("+OK filter deleted. [X-A][]"));
+        Assert.That(await Delivered(w, s, "test::one", "2"), Is.True);
+        await w.CommandAsync("filter delete all");
+        await w.CommandAsync("filter Unique-ID nobody");
+        Assert.That(await Delivered(w, s, "test::one", "1"), Is.False, "events without the filtered header are dropped");
+    }
+}

@@ -44,6 +44,7 @@ public class EventFormatTests : SimTestBase
         await c.CommandAsync("event plain CHANNEL_OUTGOING CHANNEL_CREATE CHANNEL_ORIGINATE CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER CHANNEL_DESTROY");
         var a = NewUuid();
         await c.ApiAsync($"originate {{origination_uuid={a}}}user/15550000100 &park()");
+        await c.WaitForAsync(m => m is EslEvent { EventName: "CHANNEL_STATE" } e && e.UniqueId == a && e["Channel-State"] == "CS_EXECUTE");
         await c.ApiAsync($"uuid_kill {a}");
         await c.WaitForEventAsync("CHANNEL_DESTROY", a);
         var seq = c.Events.Where(e => e.UniqueId == a).Select(e => e.EventName == "CHANNEL_STATE" ? "STATE:" + e["Channel-State"]
@@ -56,5 +57,38 @@ public class EventFormatTests : SimTestBase
         }));
         var cs = c.Events.First(e => e.EventName == "CHANNEL_CALLSTATE" && e.UniqueId == a);
         Assert.That((cs["Original-Channel-Call-State"], cs["Channel-Call-State-Number"]), Is.EqualTo(("DOWN", "2")));
+    }
+}
+
+[TestFixture, CancelAfter(20000)]
+public class HostApiTests
+{
+    [Test]
+    public async Task QueriesAfterStopFailInsteadOfHanging()
+    {
+        var sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0 });
+        Assert.That(sim.Port, Is.GreaterThan(0));
+        Assert.That(await sim.ChannelExistsAsync("x"), Is.False);
+        Assert.That(await sim.GetChannelUuidsAsync(), Is.Empty);
+        Assert.That(await sim.HangupAsync("x"), Is.False);
+        await sim.StopAsync();
+        await sim.StopAsync();
+        Assert.ThrowsAsync<ObjectDisposedException>(() => sim.ChannelExistsAsync("x"));
+    }
+
+    [Test]
+    public async Task HostHangupAndVariablesOfALiveChannel()
+    {
+        await using var sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0, AnswerDelay = TimeSpan.FromMilliseconds(10) });
+        await using var c = await EslTestClient.ConnectAuthedAsync(sim.Port);
+        await c.CommandAsync("event plain CHANNEL_HANGUP");
+        var a = Guid.NewGuid().ToString();
+        await c.ApiAsync($"originate {{origination_uuid={a},dial_id=d1}}user/15550000100 &park()");
+        Assert.That(await sim.GetChannelUuidsAsync(), Is.EqualTo(new[] { a }));
+        Assert.That(await sim.GetVariableAsync(a, "dial_id"), Is.EqualTo("d1"));
+        Assert.That(await sim.GetVariableAsync(a, "nothing"), Is.Null);
+        Assert.That(await sim.HangupAsync(a, "USER_BUSY"), Is.True);
+        var h = (EslEvent)await c.WaitForEventAsync("CHANNEL_HANGUP", a);
+        Assert.That(h["Hangup-Cause"], Is.EqualTo("USER_BUSY"));
     }
 }

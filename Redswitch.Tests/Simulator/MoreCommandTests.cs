@@ -200,3 +200,30 @@ public class DivertEventsTests : SimTestBase
         Assert.That(c.Events.Count(e => e.EventName == "DTMF"), Is.EqualTo(1), "the inbound connection no longer sees the channel's DTMF");
     }
 }
+
+[TestFixture, CancelAfter(30000)]
+public class WireToleranceTests : SimTestBase
+{
+    [Test]
+    public async Task CrLfLineEndsAndLeadingBlankLinesAreAccepted()
+    {
+        await using var c = await EslTestClient.ConnectAsync(Sim.Port);
+        await c.WaitForAsync(m => m is AuthRequest);
+        await c.SendRawAsync("\r\n\nauth ClueCon\r\n\r\n");
+        Assert.That(((CommandReply)await c.NextReplyAsync()).ReplyText, Is.EqualTo("+OK accepted"));
+        await c.SendRawAsync("api uuid_exists x\r\n\r\n");
+        Assert.That(((ApiResponse)await c.NextReplyAsync()).BodyText, Is.EqualTo("false"));
+        await c.SendRawAsync("API uuid_exists x\n\n");
+        Assert.That(((ApiResponse)await c.NextReplyAsync()).BodyText, Is.EqualTo("false"));
+    }
+
+    [Test]
+    public async Task AMalformedFrameClosesOnlyThatConnection()
+    {
+        await using var good = await ConnectAsync();
+        await using var bad = await ConnectAsync();
+        await bad.SendRawAsync("sendmsg\nContent-Length: -5\n\n");
+        await bad.WaitClosedAsync();
+        Assert.That(await good.ApiAsync("uuid_exists x"), Is.EqualTo("false"));
+    }
+}
