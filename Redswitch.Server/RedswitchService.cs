@@ -84,17 +84,17 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         foreach (var link in links)
         {
             link.ChannelEvent = (l, evt) => _registry.ByUuid(evt.UniqueId)?.OnInboundEvent(evt);
-            link.Restored = (l, restarted) =>
+            link.Restored = (l, restarted, generation) =>
             {
                 foreach (var owner in _registry.All)
-                    if (owner.Link == l) owner.OnLinkRestored(restarted);
+                    if (owner.Link == l && owner.LinkGeneration < generation) owner.OnLinkRestored(restarted);
             };
         }
         _links = new LinkPool(links);
 
         var keys = new RedisKeys(options.JobList, InstanceId);
         var publisher = new CallPublisher(_redis, metrics);
-        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise);
+        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise, InstanceId);
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
 
         foreach (var link in links) link.Start();
@@ -105,7 +105,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
 
         _logger.LogInformation(
             "Redswitch ready: instance {Instance}, jobs from {JobList}, outbound {Listen} (advertised {Advertise}), FreeSWITCH {Nodes} {State}",
-            InstanceId, options.JobList, _outbound.BoundEndPoint, Advertise, string.Join(",", options.EslNodes),
+            InstanceId, options.JobList, new System.Net.IPEndPoint(options.OutboundListen.Address, OutboundPort), Advertise, string.Join(",", options.EslNodes),
             _links.AnyUp ? "connected" : "not connected yet (jobs wait in Redis)");
     }
 

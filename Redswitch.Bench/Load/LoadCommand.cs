@@ -36,6 +36,11 @@ public static class LoadCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Any(a => a is "--help" or "-h"))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
         Settings s;
         try { s = Parse(args); }
         catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException)

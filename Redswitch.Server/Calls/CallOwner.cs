@@ -19,8 +19,10 @@ public sealed class CallContext(
     CallRegistry registry,
     RedswitchMetrics metrics,
     ILogger logger,
-    string advertise)
+    string advertise,
+    string instanceId)
 {
+    public string InstanceId { get; } = instanceId;
     public RedswitchOptions Options { get; } = options;
     public DialStrings DialStrings { get; } = dialStrings;
     public ICallPublisher Publisher { get; } = publisher;
@@ -72,7 +74,7 @@ public sealed class CallOwner
     private readonly object _gate = new();
     private readonly CallContext _ctx;
     private readonly InboundLink _link;
-    private readonly KeyValuePair<string, object>[] _scope;
+    private readonly DialScope _scope;
     private readonly Leg _a;
     private readonly Leg _b;
     private Leg? _g;
@@ -98,6 +100,9 @@ public sealed class CallOwner
     public CallJob Job { get; }
     public string DialId => Job.DialId;
     public InboundLink Link => _link;
+
+    /// <summary>The link's generation when the call was originated (see <see cref="InboundLink.Generation"/>).</summary>
+    public int LinkGeneration { get; private set; }
     public string CallerUuid => _a.Uuid;
 
     /// <summary>Set by the dispatcher: drops the Redis subscription (called 60 s after the call ended).</summary>
@@ -111,7 +116,7 @@ public sealed class CallOwner
         Job = job;
         _ctx = ctx;
         _link = link;
-        _scope = [new("dial_id", job.DialId)];
+        _scope = new DialScope(job.DialId);
         _a = new Leg(0, Guid.NewGuid().ToString()) { Ready = false };
         _b = new Leg(1, Guid.NewGuid().ToString());
     }
@@ -131,6 +136,7 @@ public sealed class CallOwner
             _ctx.Registry.AddUuid(_b.Uuid, this);
             _ctx.Registry.AddUuid(_nextBargeUuid, this);
             _a.Dialled = true;
+            LinkGeneration = _link.Generation;
             _originateSent = Stopwatch.GetTimestamp();
             var cmd = _ctx.DialStrings.OriginateCaller(Job, _a.Uuid, _ctx.Advertise);
             var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), OnOriginateReply, OnCallerJob);
@@ -160,6 +166,8 @@ public sealed class CallOwner
                 _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
                 _callStarted = true;
                 _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
+                _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
+                    ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
                 MakeReady(_a);
                 if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
             }
@@ -348,9 +356,24 @@ public sealed class CallOwner
             _ctx.Metrics.OutboundSessionsOpen.Dec();
             _lingerTimer?.Dispose();
             _lingerTimer = null;
-            if (!_exitSent && !AllHungUp())
+            var dropped = !_exitSent && !AllHungUp();
+            if (dropped)
                 Log(LogLevel.Warning, "outbound socket dropped; following the legs through the control link");
             _socket = null;
+            if (dropped)
+            {
+                // A leg that ended while its events were only on the socket would never be reported: ask.
+                foreach (var leg in new[] { _a, _b, _g })
+                {
+                    if (leg is not { Alive: true } || leg == _b && !_b.Seen) continue;
+                    var l = leg;
+                    _link.TryApi($"uuid_exists {l.Uuid}", r =>
+                    {
+                        if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
+                            lock (_gate) HangupLeg(l, "NORMAL_UNSPECIFIED");
+                    });
+                }
+            }
             if (AllHungUp()) SynthesizeMissing("NORMAL_UNSPECIFIED");
             CheckDone();
         }
@@ -489,6 +512,7 @@ public sealed class CallOwner
         foreach (var leg in new[] { _a, _b, _g }) if (leg is not null) _ctx.Registry.RemoveUuid(leg.Uuid);
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
         FailPendingModes("call ended");
+        if (_callStarted) _ctx.Publisher.DeleteState(DialId);
         Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
         _unsubscribeTimer = new Timer(_ => Release(), null, _ctx.Options.EndedLinger, Timeout.InfiniteTimeSpan);
         _endedTcs.TrySetResult();
@@ -747,6 +771,7 @@ public sealed class CallOwner
         _nextBargeUuid = Guid.NewGuid().ToString();
         _ctx.Registry.AddUuid(leg.Uuid, this);
         _ctx.Registry.AddUuid(_nextBargeUuid, this);
+        _ctx.Publisher.SaveState(DialId, ("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid));
         if (SocketAlive) _socket!.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
         Log(LogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _ctx.Options.LogPhoneNumbers), leg.Uuid);
         var cmd = _ctx.DialStrings.OriginateBarger(Job, leg.Uuid, phone, callerId, _a.Uuid);

@@ -35,12 +35,16 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     /// <summary>Events for channels (CHANNEL_HANGUP_COMPLETE) go here.</summary>
     public Action<InboundLink, EslEvent>? ChannelEvent { get; set; }
 
-    /// <summary>Raised once authenticated again after a loss; the argument says whether FreeSWITCH restarted (Core-UUID changed).</summary>
-    public Action<InboundLink, bool>? Restored { get; set; }
+    /// <summary>Raised once authenticated again after a loss: whether FreeSWITCH restarted meanwhile, and the new generation.</summary>
+    public Action<InboundLink, bool, int>? Restored { get; set; }
 
     public Action<InboundLink>? Lost { get; set; }
 
     public EslNode Node => _node;
+
+    /// <summary>Counts authenticated connections: a call started on this generation needs no check after a loss before it.</summary>
+    public int Generation => Volatile.Read(ref _generation);
+    private int _generation;
     public bool IsUp => _up;
     public int LiveCalls;
 
@@ -175,6 +179,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         {
             if (!ReferenceEquals(session, _session)) return;
             restored = _attemptSinceUp;
+            _generation++;
             _up = true;
             _attempt = 0;
             _attemptSinceUp = false;
@@ -186,12 +191,13 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         // Did FreeSWITCH restart meanwhile? Its uptime is shorter than our outage then (its Core-UUID changed too,
         // but it cannot always be read back at once).
         var lostAt = _lostAt;
+        var generation = _generation;
         session.TrySend(EslCommands.Api("status"), r =>
         {
             var uptime = ParseUptime((r as ApiResponse)?.BodyText);
             var restarted = uptime is { } up && up < DateTime.UtcNow - lostAt;
             if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down", _node);
-            Restored?.Invoke(this, restarted);
+            Restored?.Invoke(this, restarted, generation);
         });
     }
 

@@ -57,9 +57,53 @@ public sealed class JobDispatcher
         _loop = Task.Run(LoopAsync);
     }
 
+    private int _reclaiming;
+
     private void Heartbeat()
     {
         _ = _db.StringSetAsync(_keys.Heartbeat, "1", TimeSpan.FromSeconds(_options.HeartbeatInterval.TotalSeconds * 3), flags: CommandFlags.FireAndForget);
+        if (Interlocked.Exchange(ref _reclaiming, 1) == 0)
+            _ = ReclaimAsync().ContinueWith(t =>
+            {
+                if (t.IsFaulted) _logger.LogWarning("reclaiming jobs of stopped instances failed: {Reason}", t.Exception!.GetBaseException().Message);
+                Volatile.Write(ref _reclaiming, 0);
+            }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The processing list of an instance whose heartbeat key expired (it crashed) is taken over: each job moves
+    /// atomically into our own processing list, then goes back to the head of JOB_LIST, or to the dead-letter
+    /// list when its dial_id was already dialled (SPEC §3.2).
+    /// </summary>
+    public async Task ReclaimAsync()
+    {
+        if (Stopping) return;
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica) continue;
+            await foreach (var key in server.KeysAsync(pattern: _keys.ProcessingPrefix + "*", pageSize: 200).ConfigureAwait(false))
+            {
+                var name = (string)key!;
+                if (name == _keys.Processing) continue;
+                var instance = name[_keys.ProcessingPrefix.Length..];
+                if (await _db.KeyExistsAsync(_keys.HeartbeatPrefix + instance).ConfigureAwait(false)) continue;
+                var moved = 0;
+                while (!Stopping)
+                {
+                    var item = await _db.ListMoveAsync(name, _keys.Processing, ListSide.Left, ListSide.Right).ConfigureAwait(false);
+                    if (item.IsNull) break;
+                    moved++;
+                    var raw = (string)item!;
+                    var parsed = JobParser.Parse(raw);
+                    if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
+                        await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
+                    else
+                        await ReturnToHeadAsync(raw).ConfigureAwait(false);
+                }
+                if (moved > 0) _logger.LogWarning("took over {Count} job(s) of instance {Instance}, whose heartbeat expired", moved, instance);
+            }
+        }
     }
 
     /// <summary>What an earlier run of this instance left in its processing list is returned or dead-lettered.</summary>

@@ -14,6 +14,13 @@ public interface ICallPublisher
     void Event(string dialId, string? orgId, string? userId, string json);
     /// <summary>A reply (ack or control failure): PUBLISH only.</summary>
     void Reply(string dialId, string json);
+    /// <summary>
+    /// The owner's state of a live call (instance, node, org, user, the legs' uuids), so that a restarted
+    /// instance or a peer can resume ownership (SPEC §8); null values are left out. Expires with the dialled marker.
+    /// </summary>
+    void SaveState(string dialId, params (string Field, string? Value)[] fields);
+    void DeleteState(string dialId);
+
     /// <summary>call-start: DEL the user's history, LPUSH the message, PUBLISH (one script).</summary>
     void Start(string dialId, string orgId, string userId, string json);
     void ActiveAdd(string dialId, string orgId, string userId, int side);
@@ -50,6 +57,25 @@ public sealed class CallPublisher(IConnectionMultiplexer redis, Metrics.Redswitc
             Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));
         }
     }
+
+    private const string StateScript = "redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return redis.call('EXPIRE', KEYS[1], ARGV[1])";
+    private static readonly RedisValue StateTtl = RedisKeys.DialledTtl;
+
+    public void SaveState(string dialId, params (string Field, string? Value)[] fields)
+    {
+        var args = new List<RedisValue>(fields.Length * 2 + 1) { StateTtl };
+        foreach (var (f, v) in fields)
+        {
+            if (v is null) continue;
+            args.Add(f);
+            args.Add(v);
+        }
+        if (args.Count > 1)
+            Fire(_db.ScriptEvaluateAsync(StateScript, [RedisKeys.CallState(dialId)], [.. args], CommandFlags.FireAndForget));
+    }
+
+    public void DeleteState(string dialId) =>
+        Fire(_db.KeyDeleteAsync(RedisKeys.CallState(dialId), CommandFlags.FireAndForget));
 
     public void Reply(string dialId, string json) =>
         Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));

@@ -22,7 +22,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        var exe = FindRedisServer() ?? throw new InconclusiveException("redis-server is not installed (apt-get install redis-server)");
+        var exe = FindRedisServer() ?? throw new InvalidOperationException("redis-server is not on PATH: install it (apt-get install redis-server); the end-to-end tests need a real one");
         var port = FreePort.Get();
         var psi = new ProcessStartInfo(exe)
         {

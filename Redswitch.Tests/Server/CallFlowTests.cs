@@ -84,12 +84,20 @@ public class CallFlowTests
         var ttl = await _redis.Db.KeyTimeToLiveAsync(Key(dialId));
         Assert.That(ttl!.Value.TotalSeconds, Is.InRange(86000, 86400));
         Assert.That(await _redis.Db.ListLengthAsync($"{{{JobList}}}.processing.{_server.Service.InstanceId}"), Is.Zero);
+        var state = (await _redis.Db.HashGetAllAsync($"redswitch.call.{{{dialId}}}")).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
+        Assert.That(state["instance"], Is.EqualTo(_server.Service.InstanceId));
+        Assert.That(state["org_id"], Is.EqualTo(Org));
+        Assert.That(state["user_id"], Is.EqualTo(User));
+        Assert.That(state["node"], Is.EqualTo($"127.0.0.1:{_sim.Port}"));
+        Assert.That(await _sim.ChannelExistsAsync(state["uuid_0"]), Is.True);
+        Assert.That(await _sim.ChannelExistsAsync(state["uuid_1"]), Is.True);
 
         await watch.SendAsync("""{"type": "barge", "phone_number": "15550000777", "caller_id": "777-777-7777", "id": "b-1"}""");
         Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("barge", "\"b-1\"")));
         Assert.That(await watch.NextAsync(), Is.EqualTo(Answer(2)));
         var barge = await BargeUuidAsync();
         Assert.That(barge, Is.Not.Null);
+        Assert.That((string?)await _redis.Db.HashGetAsync($"redswitch.call.{{{dialId}}}", "uuid_2"), Is.EqualTo(barge));
         Assert.That(await _sim.GetEavesdropModeAsync(barge!), Is.EqualTo("listen"));
 
         await watch.SendAsync("""{"type": "whisper", "id": 7}""");
@@ -117,6 +125,7 @@ public class CallFlowTests
         await watch.ExpectQuietAsync(0.5);
 
         Assert.That(await _redis.Db.KeyExistsAsync(Key(dialId)), Is.False, "active list gone");
+        Assert.That(await _redis.Db.KeyExistsAsync($"redswitch.call.{{{dialId}}}"), Is.False, "owner state gone");
         var events = watch.All.Where(m => !IsAck(m)).ToList();
         var history = (await _redis.Db.ListRangeAsync(History)).Select(v => (string)v!).Reverse().ToList();
         Assert.That(history, Is.EqualTo(events));
@@ -256,6 +265,7 @@ public class CallFlowTests
         }
 
         await Expect("""{"type": "dance"}""", ControlFailure("dance", "unknown type"));
+        await Expect("""{"type": "dance", "id": "d-1"}""", "{\"type\": \"failure\", \"event\": \"dance\", \"cause\": \"unknown type\", \"id\": \"d-1\"}");
         await Expect("not json", ControlFailure("unknown", "invalid json"));
         await Expect("""{"no": "type"}""", ControlFailure("unknown", "missing type"));
         await Expect("""{"type": "whisper"}""", ControlFailure("whisper", "no barge leg"));

@@ -47,9 +47,10 @@ public class LifecycleTests
         _sim = null;
     }
 
-    private async Task<ServerHarness> StartServerAsync(Dictionary<string, string?>? env = null)
+    private async Task<ServerHarness> StartServerAsync(Dictionary<string, string?>? env = null,
+        Func<Redswitch.Server.Configuration.RedswitchOptions, Redswitch.Server.Configuration.RedswitchOptions>? tune = null)
     {
-        var s = await ServerHarness.StartAsync(_redis, _simPort, env);
+        var s = await ServerHarness.StartAsync(_redis, _simPort, env, tune);
         _servers.Add(s);
         return s;
     }
@@ -330,5 +331,85 @@ public class LifecycleTests
         await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("no call of this instance")), 10, "refusal logged");
         for (var i = 0; i < 100 && await _sim!.ChannelExistsAsync(uuid); i++) await Task.Delay(50);
         Assert.That(await _sim!.ChannelExistsAsync(uuid), Is.False, "the foreign channel was let go (exit) and hung up");
+    }
+
+    [Test]
+    public async Task NewCallsGoToTheConnectedNodeWithTheFewestLiveCalls()
+    {
+        await using var second = await SimulatorHost.StartAsync(new SimulatorOptions { Port = 0, HeartbeatInterval = null });
+        var server = await StartServerAsync(new() { ["ESL_URL"] = $"127.0.0.1:{_simPort},127.0.0.1:{second.Port}" });
+        await WaitAsync(() => server.Service.Links!.Links.All(l => l.IsUp), 5, "both links up");
+        var watches = new List<ChannelWatcher>();
+        for (var i = 0; i < 4; i++)
+        {
+            var id = NewDialId();
+            var w = await ChannelWatcher.StartAsync(_redis.Client, id);
+            watches.Add(w);
+            await PushAsync(_redis, Call(id));
+            await w.CollectAsync(m => m == Answer(1), 1);
+        }
+        Assert.That(_sim!.LiveChannels, Is.EqualTo(4), "two calls, two legs each");
+        Assert.That(second.LiveChannels, Is.EqualTo(4));
+
+        // one node goes away: new calls go to the other, the calls on it are reported as they end
+        await second.StopAsync();
+        await WaitAsync(() => server.Service.Links!.Links.Count(l => l.IsUp) == 1, 5, "one link down");
+        var more = NewDialId();
+        await using var moreWatch = await ChannelWatcher.StartAsync(_redis.Client, more);
+        await PushAsync(_redis, Call(more));
+        await moreWatch.CollectAsync(m => m == Answer(1), 1);
+        Assert.That(_sim.LiveChannels, Is.EqualTo(6));
+        await moreWatch.SendAsync("""{"type": "hangup"}""");
+        await moreWatch.CollectAsync(IsHangup, 2);
+        foreach (var w in watches)
+        {
+            await w.SendAsync("""{"type": "hangup"}""");
+            await w.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task NobodyAnswersOnceTheEndedCallWasReleased()
+    {
+        // EndedLinger is 60 s in production; shortened here.
+        var server = await StartServerAsync(tune: o => ServerHarness.With(o, endedLinger: TimeSpan.FromSeconds(1)));
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, callee: "15550000486"));
+        await watch.CollectAsync(IsHangup, 2);
+        await watch.SendAsync("""{"type": "mute"}""");
+        Assert.That(await watch.NextAsync(), Is.EqualTo(ControlFailure("mute", "call ended")));
+        await Task.Delay(1500);
+        Assert.That(server.Service.Registry.ByDialId(dialId), Is.Null);
+        await watch.SendAsync("""{"type": "mute"}""");
+        await watch.ExpectQuietAsync(0.5);
+        Assert.That(await _redis.Db.ExecuteAsync("PUBSUB", "NUMSUB", dialId) is { } r ? (long)r[1] : -1, Is.EqualTo(1), "only the test is subscribed");
+    }
+
+    [Test]
+    public async Task JobsOfAnInstanceWhoseHeartbeatExpiredAreTakenOver()
+    {
+        var fresh = NewDialId();
+        var dialled = NewDialId();
+        var processing = $"{{{JobList}}}.processing.crashed-7";
+        await _redis.Db.ListRightPushAsync(processing, Call(fresh));
+        await _redis.Db.ListRightPushAsync(processing, Call(dialled));
+        await _redis.Db.StringSetAsync($"redswitch.dialled.{dialled}", "crashed-7");
+        // a live peer's list is left alone
+        var alive = $"{{{JobList}}}.processing.alive-1";
+        await _redis.Db.ListRightPushAsync(alive, Call(NewDialId()));
+        await _redis.Db.StringSetAsync($"{{{JobList}}}.heartbeat.alive-1", "1", TimeSpan.FromMinutes(1));
+
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, fresh);
+        var server = await StartServerAsync();
+        Assert.That(await watch.NextAsync(10), Is.EqualTo(Start(fresh)));
+        await watch.CollectAsync(m => m == Answer(1), 1);
+        Assert.That(await _redis.Db.KeyExistsAsync(processing), Is.False);
+        Assert.That(await _redis.Db.ListLengthAsync(alive), Is.EqualTo(1));
+        var dead = (string)(await _redis.Db.ListGetByIndexAsync($"{{{JobList}}}.dead", 0))!;
+        Assert.That(dead, Does.Contain(dialled).And.Contain("\"cause\": \"interrupted\""));
+        Assert.That(await _redis.Db.KeyExistsAsync($"{{{JobList}}}.heartbeat.{server.Service.InstanceId}"), Is.True);
+        await watch.SendAsync("""{"type": "hangup"}""");
+        await watch.CollectAsync(IsHangup, 2);
     }
 }

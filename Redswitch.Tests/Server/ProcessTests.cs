@@ -110,9 +110,11 @@ public class ProcessTests
             ["METRICS_LISTEN"] = "127.0.0.1:0",
             ["DRAIN_TIMEOUT"] = "20",
             ["INSTANCE_ID"] = "proc-1",
+            ["LOG_FORMAT"] = "json",
         });
         await p.WaitForOutputAsync("Redswitch ready", 30);
         Assert.That(p.Out.First(l => l.Contains("Redswitch ready")), Does.Contain("connected"));
+        foreach (var line in p.Out) Assert.DoesNotThrow(() => System.Text.Json.JsonDocument.Parse(line), line);
 
         var dialId = NewDialId();
         await using var watch = await ChannelWatcher.StartAsync(redis.Client, dialId);
@@ -130,6 +132,10 @@ public class ProcessTests
         var tail = await watch.CollectAsync(IsHangup, 2);
         Assert.That(tail, Is.EquivalentTo(new[] { Hangup(0, "NORMAL_CLEARING"), Hangup(1, "NORMAL_CLEARING") }));
         Assert.That(await p.ExitAsync(15), Is.Zero, string.Join("\n", p.Err));
+        var ended = p.Out.Single(l => l.Contains("call ended"));
+        using var doc = System.Text.Json.JsonDocument.Parse(ended);
+        Assert.That(doc.RootElement.GetProperty("Scopes")[0].GetProperty("dial_id").GetString(), Is.EqualTo(dialId));
+        Assert.That(string.Join("\n", p.Out), Does.Not.Contain("15105625882"), "phone numbers are masked");
         Assert.That(await redis.Db.ListLengthAsync(JobList), Is.EqualTo(1));
         Assert.That(await redis.Db.ListLengthAsync($"{{{JobList}}}.processing.proc-1"), Is.Zero);
     }

@@ -55,7 +55,10 @@ public sealed class ServerHarness : IAsyncDisposable
         return new ServerHarness(app, options, log);
     }
 
-    private static RedswitchOptions WithTestTimings(RedswitchOptions o) => new()
+    private static RedswitchOptions WithTestTimings(RedswitchOptions o) => With(o);
+
+    /// <summary>A copy of the options with test timings (and an optional shorter EndedLinger).</summary>
+    public static RedswitchOptions With(RedswitchOptions o, TimeSpan? endedLinger = null) => new()
     {
         EslNodes = o.EslNodes, EslPassword = o.EslPassword, RedisUrl = o.RedisUrl, Redis = o.Redis,
         RedisTimeoutSeconds = o.RedisTimeoutSeconds, OutboundListen = o.OutboundListen, OutboundAdvertise = o.OutboundAdvertise,
@@ -64,6 +67,7 @@ public sealed class ServerHarness : IAsyncDisposable
         InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
         ReconnectBase = TimeSpan.FromMilliseconds(50), ReconnectCap = TimeSpan.FromMilliseconds(400),
         BlockSeconds = 1, SocketLinger = TimeSpan.FromSeconds(5), HeartbeatInterval = TimeSpan.FromSeconds(2),
+        EndedLinger = endedLinger ?? TimeSpan.FromSeconds(60), SocketConnectTimeout = TimeSpan.FromSeconds(3),
     };
 
     public async Task StopAsync()

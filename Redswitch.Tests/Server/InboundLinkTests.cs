@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Esl;
+using Redswitch.Server.Metrics;
+
+namespace Redswitch.Tests.Server;
+
+/// <summary>The control link against a scripted peer that authenticates and then goes silent.</summary>
+public class InboundLinkTests
+{
+    [Test]
+    public async Task SilentLinkIsDroppedAndReconnectedWithBackoff()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var connections = 0;
+        var probes = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var peer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                TcpClient client;
+                try { client = await listener.AcceptTcpClientAsync(stop.Token); }
+                catch (OperationCanceledException) { break; }
+                Interlocked.Increment(ref connections);
+                _ = Task.Run(async () =>
+                {
+                    using var c = client;
+                    var s = c.GetStream();
+                    async Task Write(string text) => await s.WriteAsync(Encoding.ASCII.GetBytes(text), stop.Token);
+                    await Write("Content-Type: auth/request\n\n");
+                    var buf = new byte[4096];
+                    var seen = new StringBuilder();
+                    var replied = 0;
+                    try
+                    {
+                        while (true)
+                        {
+                            var n = await s.ReadAsync(buf, stop.Token);
+                            if (n == 0) break;
+                            seen.Append(Encoding.ASCII.GetString(buf, 0, n));
+                            // answer auth and event; swallow everything else (an unresponsive FreeSWITCH)
+                            var commands = seen.ToString().Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+                            for (; replied < commands.Length && replied < 2; replied++)
+                                await Write(replied == 0 ? "Content-Type: command/reply\nReply-Text: +OK accepted\n\n" : "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n");
+                            if (commands.Any(cmd => cmd.StartsWith("api uptime"))) Interlocked.Increment(ref probes);
+                        }
+                    }
+                    catch (Exception) { /* closed */ }
+                });
+            }
+        });
+
+        var options = new RedswitchOptions
+        {
+            EslNodes = [new EslNode("127.0.0.1", port)],
+            LinkSilenceTimeout = TimeSpan.FromSeconds(1.5),
+            ReconnectBase = TimeSpan.FromMilliseconds(50),
+            ReconnectCap = TimeSpan.FromMilliseconds(200),
+        };
+        var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
+        var link = new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance);
+        var losses = 0;
+        link.Lost = _ => Interlocked.Increment(ref losses);
+        link.Start();
+        try
+        {
+            await link.WaitUpAsync(stop.Token);
+            var until = DateTime.UtcNow.AddSeconds(10);
+            while (Volatile.Read(ref connections) < 2 && DateTime.UtcNow < until) await Task.Delay(50);
+            Assert.That(connections, Is.GreaterThanOrEqualTo(2), "reconnected after the silence");
+            Assert.That(losses, Is.GreaterThanOrEqualTo(1));
+            Assert.That(probes, Is.GreaterThanOrEqualTo(1), "probed before giving up");
+        }
+        finally
+        {
+            await link.DisposeAsync();
+            stop.Cancel();
+            listener.Stop();
+            await group.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        }
+    }
+}
