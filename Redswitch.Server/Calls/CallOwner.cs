@@ -169,7 +169,7 @@ public sealed class CallOwner
                 _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
                     ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
                 MakeReady(_a);
-                if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null); }
+                if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null, ringingCause: _hangupCause == "MANAGER_REQUEST" ? "MANAGER_REQUEST" : "ORIGINATOR_CANCEL"); }
             }
             else
             {
@@ -686,11 +686,12 @@ public sealed class CallOwner
     }
 
     /// <summary>Hangs up every live leg: answered ones with <paramref name="answeredCause"/>, ringing ones with ORIGINATOR_CANCEL.</summary>
-    private void KillLegs(string answeredCause, Action? onAccepted, Action? onUnavailable = null)
+    private void KillLegs(string answeredCause, Action? onAccepted, Action? onUnavailable = null, string ringingCause = "ORIGINATOR_CANCEL")
     {
         // The first reply from FreeSWITCH acknowledges (so the ack precedes the hangup-events that follow
         // it on the same connection); a failure only when no command could be carried at all.
         var pending = 1;
+        var legs = 0;
         var answered = false;
         void Done(bool ok)
         {
@@ -711,24 +712,35 @@ public sealed class CallOwner
         if (_g is { Alive: true })
         {
             pending++;
-            if (!Kill(_g, _g.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
+            legs++;
+            if (!Kill(_g, _g.AnswerPublished ? answeredCause : ringingCause, ok => Done(ok))) Done(false);
         }
         if (_a.Alive)
         {
             pending++;
+            legs++;
             _aHangupSent = true;
             _a.KillSent = true;
             // uuid_kill, not a queued sendmsg hangup: it acts at once, before the callee's kill can end the
             // bridge and let hangup_after_bridge hang the caller up with NORMAL_CLEARING.
-            var cause = _a.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL";
-            if (!SendApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); })) Done(false);
+            var cause = _a.AnswerPublished ? answeredCause : ringingCause;
+            if (!SendApi($"uuid_kill {_a.Uuid} {cause}", r => { lock (_gate) Done(r is not null); }))
+            {
+                // Nothing went out: a later attempt must still be able to hang the caller up.
+                _aHangupSent = false;
+                _a.KillSent = false;
+                Done(false);
+            }
         }
         if (_b is { Alive: true, Seen: true })
         {
             pending++;
-            if (!Kill(_b, _b.AnswerPublished ? answeredCause : "ORIGINATOR_CANCEL", ok => Done(ok))) Done(false);
+            legs++;
+            if (!Kill(_b, _b.AnswerPublished ? answeredCause : ringingCause, ok => Done(ok))) Done(false);
         }
-        if (pending == 1 && !answered)
+        // Only when no leg was alive is there nothing to do; legs whose command could not be sent
+        // end in the failure below, not in an ack.
+        if (legs == 0 && !answered)
         {
             // nothing left to hang up
             answered = true;
@@ -885,7 +897,8 @@ public sealed class CallOwner
             _hangupRequested = true;
             _hangupCause = "MANAGER_REQUEST";
             if (!_callStarted) { _aHangupPendingStart = true; return; }
-            KillLegs("MANAGER_REQUEST", null);
+            // SPEC §8: what is left at the end of a drain is hung up with MANAGER_REQUEST, ringing or not.
+            KillLegs("MANAGER_REQUEST", null, ringingCause: "MANAGER_REQUEST");
         }
     }
 
