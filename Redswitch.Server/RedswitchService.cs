@@ -127,20 +127,33 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
                 while (_registry.Live > 0 && grace.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
                 foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
             }
-            await _dispatcher.RemoveHeartbeatAsync().ConfigureAwait(false);
+            await Bounded(_dispatcher.RemoveHeartbeatAsync(), "removing the heartbeat").ConfigureAwait(false);
         }
-        if (_links is not null) foreach (var l in _links.Links) await l.DisposeAsync().ConfigureAwait(false);
-        if (_outbound is not null) await _outbound.DisposeAsync().ConfigureAwait(false);
+        // Each step is bounded: with Redis or FreeSWITCH already gone, stopping must still end.
+        if (_links is not null) foreach (var l in _links.Links) await Bounded(l.DisposeAsync().AsTask(), "closing a FreeSWITCH link").ConfigureAwait(false);
+        if (_outbound is not null) await Bounded(_outbound.DisposeAsync().AsTask(), "closing the outbound server").ConfigureAwait(false);
         if (_redis is not null)
         {
             // Let fire-and-forget writes reach Redis before closing.
-            try { await _redis.GetDatabase().PingAsync().ConfigureAwait(false); } catch (RedisException) { }
-            await _redis.CloseAsync().ConfigureAwait(false);
+            await Bounded(_redis.GetDatabase().PingAsync(), "flushing Redis writes").ConfigureAwait(false);
+            await Bounded(_redis.CloseAsync(), "closing Redis").ConfigureAwait(false);
         }
-        if (_blocking is not null) await _blocking.CloseAsync().ConfigureAwait(false);
+        if (_blocking is not null) await Bounded(_blocking.CloseAsync(), "closing the blocking Redis connection").ConfigureAwait(false);
         if (_workers is not null) await _workers.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         if (_boss is not null) await _boss.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         _logger.LogInformation("stopped after {Seconds:F1} s", sw.Elapsed.TotalSeconds);
+    }
+
+    private async Task Bounded(Task step, string what)
+    {
+        try
+        {
+            await step.WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or RedisException or ObjectDisposedException)
+        {
+            _logger.LogWarning("stopping: {What} did not finish ({Reason}); going on", what, e.GetType().Name);
+        }
     }
 
     private static ConfigurationOptions Clone(ConfigurationOptions o, bool abort)

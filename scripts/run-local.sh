@@ -8,10 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Children run in sessions of their own so that Ctrl-C reaches only this script, which then
+# stops them newest first: the server drains its calls while FreeSWITCH and Redis are still up.
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  trap - EXIT INT TERM
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT INT TERM
 
@@ -22,17 +27,24 @@ if [ -z "${PUBSUB_REDIS_URL:-}" ]; then
     apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
   fi
   if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --loglevel warning &
+    setsid redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --loglevel warning &
     pids+=($!)
     for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   export PUBSUB_REDIS_URL=redis://127.0.0.1:6379
 fi
 
-dotnet build Redswitch.sln -c Release -v q -nologo
+build_log=$(mktemp)
+if ! dotnet build Redswitch.sln -c Release -v q -nologo >"$build_log" 2>&1; then
+  cat "$build_log" >&2
+  exit 1
+fi
+rm -f "$build_log"
 
 if [ -z "${ESL_URL:-}" ]; then
-  dotnet run --no-build -c Release --project Redswitch.Simulator -- --listen 127.0.0.1:8021 --password "${ESL_PASSWORD:-ClueCon}" &
+  # The built programs are started directly (not through `dotnet run`, which does not pass
+  # SIGTERM on), so Ctrl-C reaches them and each stops cleanly.
+  setsid dotnet Redswitch.Simulator/bin/Release/net10.0/Redswitch.Simulator.dll --listen 127.0.0.1:8021 --password "${ESL_PASSWORD:-ClueCon}" &
   pids+=($!)
   export ESL_URL=127.0.0.1:8021
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8021) 2>/dev/null && break; sleep 0.1; done
@@ -42,7 +54,7 @@ fi
 export OUTBOUND_LISTEN="${OUTBOUND_LISTEN:-127.0.0.1:8084}"
 export METRICS_LISTEN="${METRICS_LISTEN:-127.0.0.1:9464}"
 
-dotnet run --no-build -c Release --project Redswitch.Server &
+setsid dotnet Redswitch.Server/bin/Release/net10.0/Redswitch.Server.dll &
 server=$!
-pids=("$server" "${pids[@]}")
-wait "$server"
+pids+=("$server")
+wait "$server" || true
