@@ -281,15 +281,23 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     private void CheckSilence()
     {
         EslSession? s;
-        lock (_gate) s = _up ? _session : null;
+        bool up;
+        lock (_gate)
+        {
+            up = _up;
+            s = up || _session is { IsOpen: true } ? _session : null;
+        }
+
         if (s is null) return;
         var silent = DateTime.UtcNow - s.LastFrame;
         if (silent > _options.LinkSilenceTimeout)
         {
-            _logger.LogWarning("FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
+            // Also a connection that opened but never got through auth (a wedged FreeSWITCH, or a
+            // proxy that accepts TCP): without this it would wait forever and never reconnect.
+            _logger.LogWarning(up ? "FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting" : "FreeSWITCH {Node}: connected but not authenticated after {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
             s.Close();
         }
-        else if (silent > _options.LinkSilenceTimeout / 3)
+        else if (up && silent > _options.LinkSilenceTimeout / 3)
         {
             s.TrySend(EslCommands.Api("uptime"));
         }

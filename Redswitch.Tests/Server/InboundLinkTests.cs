@@ -85,4 +85,58 @@ public class InboundLinkTests
             await group.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
         }
     }
+
+    [Test]
+    public async Task AConnectionThatNeverAuthenticatesIsDroppedAndRetried()
+    {
+        // A wedged FreeSWITCH (or a proxy) accepts TCP and then says nothing: no auth/request.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var connections = 0;
+        var held = new List<TcpClient>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var peer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var client = await listener.AcceptTcpClientAsync(stop.Token);
+                    lock (held) held.Add(client);
+                    Interlocked.Increment(ref connections);
+                }
+                catch (Exception)
+                {
+                    break;
+                }
+            }
+        });
+
+        var options = new RedswitchOptions
+        {
+            EslNodes = [new EslNode("127.0.0.1", port)],
+            LinkSilenceTimeout = TimeSpan.FromSeconds(1.5),
+            ReconnectBase = TimeSpan.FromMilliseconds(50),
+            ReconnectCap = TimeSpan.FromMilliseconds(200),
+        };
+        var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
+        var link = new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance);
+        link.Start();
+        try
+        {
+            var until = DateTime.UtcNow.AddSeconds(10);
+            while (Volatile.Read(ref connections) < 2 && DateTime.UtcNow < until) await Task.Delay(50);
+            Assert.That(connections, Is.GreaterThanOrEqualTo(2), "gave up on the silent connection and connected again");
+            Assert.That(link.IsUp, Is.False);
+        }
+        finally
+        {
+            await link.DisposeAsync();
+            stop.Cancel();
+            listener.Stop();
+            lock (held) held.ForEach(c => c.Dispose());
+            await group.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        }
+    }
 }
