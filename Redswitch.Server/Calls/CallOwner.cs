@@ -800,6 +800,7 @@ public sealed class CallOwner
                 {
                     leg.Dialled = false;
                     if (_g == leg) _g = null;
+                    _ctx.Registry.RemoveUuid(leg.Uuid); // or the registry pins this owner for ever
                     FailPendingModes("barge refused");
                     Refuse("barge", reply is null ? "freeswitch unavailable" : Describe(reply), id);
                 }
@@ -817,6 +818,7 @@ public sealed class CallOwner
         {
             leg.Dialled = false;
             _g = null;
+            _ctx.Registry.RemoveUuid(leg.Uuid);
             Refuse("barge", "freeswitch unavailable", id);
         }
     }

@@ -224,7 +224,23 @@ public sealed class JobDispatcher
         _ = owner.Ended.ContinueWith(_ => _metrics.CallsLive.Dec(), TaskScheduler.Default);
 
         // Subscribe before originating, so a hangup sent while the phone rings is seen (SPEC §3.3).
-        var queue = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(job.DialId)).ConfigureAwait(false);
+        ChannelMessageQueue queue;
+        try
+        {
+            queue = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(job.DialId)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Nothing was dialled: undo the owner and the marker, and put the job back, or it
+            // would count as a live call for ever and sit in the processing list.
+            _logger.LogWarning("subscribing to {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, e.Message, _keys.JobList);
+            owner.ForceEndSilently();
+            _registry.Remove(owner);
+            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
+            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+            return;
+        }
+
         queue.OnMessage(m =>
         {
             try { owner.OnControl((string)m.Message!); }
