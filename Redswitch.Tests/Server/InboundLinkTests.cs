@@ -56,15 +56,7 @@ public class InboundLinkTests
             }
         });
 
-        var options = new RedswitchOptions
-        {
-            EslNodes = [new EslNode("127.0.0.1", port)],
-            LinkSilenceTimeout = TimeSpan.FromSeconds(1.5),
-            ReconnectBase = TimeSpan.FromMilliseconds(50),
-            ReconnectCap = TimeSpan.FromMilliseconds(200),
-        };
-        var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
-        var link = new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance);
+        var (link, group) = NewLink(port);
         var losses = 0;
         link.Lost = _ => Interlocked.Increment(ref losses);
         link.Start();
@@ -113,15 +105,7 @@ public class InboundLinkTests
             }
         });
 
-        var options = new RedswitchOptions
-        {
-            EslNodes = [new EslNode("127.0.0.1", port)],
-            LinkSilenceTimeout = TimeSpan.FromSeconds(1.5),
-            ReconnectBase = TimeSpan.FromMilliseconds(50),
-            ReconnectCap = TimeSpan.FromMilliseconds(200),
-        };
-        var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
-        var link = new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance);
+        var (link, group) = NewLink(port);
         link.Start();
         try
         {
@@ -138,5 +122,19 @@ public class InboundLinkTests
             lock (held) held.ForEach(c => c.Dispose());
             await group.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
         }
+    }
+
+    /// <summary>A control link to 127.0.0.1:port with short silence and backoff times.</summary>
+    private static (InboundLink Link, DotNetty.Transport.Channels.MultithreadEventLoopGroup Group) NewLink(int port)
+    {
+        var options = new RedswitchOptions
+        {
+            EslNodes = [new EslNode("127.0.0.1", port)],
+            LinkSilenceTimeout = TimeSpan.FromSeconds(1.5),
+            ReconnectBase = TimeSpan.FromMilliseconds(50),
+            ReconnectCap = TimeSpan.FromMilliseconds(200),
+        };
+        var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
+        return (new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance), group);
     }
 }
