@@ -435,27 +435,18 @@ public sealed partial class SimSwitch
         long prog = ch.ProgressTime != 0 ? ch.ProgressTime - ch.CreatedTime : 0;
         long ans = ch.AnsweredTime != 0 ? ch.AnsweredTime - ch.CreatedTime : 0;
         long wait = ch.BridgedTime != 0 ? ch.BridgedTime - ch.CreatedTime : 0;
-        v.Set("duration", S(dur / 1_000_000));
-        v.Set("billsec", S(bill / 1_000_000));
-        v.Set("progresssec", S(prog / 1_000_000));
-        v.Set("answersec", S(ans / 1_000_000));
-        v.Set("waitsec", S(wait / 1_000_000));
-        v.Set("progress_mediasec", "0");
-        v.Set("flow_billsec", S(dur / 1_000_000));
-        v.Set("mduration", S(dur / 1000));
-        v.Set("billmsec", S(bill / 1000));
-        v.Set("progressmsec", S(prog / 1000));
-        v.Set("answermsec", S(ans / 1000));
-        v.Set("waitmsec", S(wait / 1000));
-        v.Set("progress_mediamsec", "0");
-        v.Set("flow_billmsec", S(dur / 1000));
-        v.Set("uduration", S(dur));
-        v.Set("billusec", S(bill));
-        v.Set("progressusec", S(prog));
-        v.Set("answerusec", S(ans));
-        v.Set("waitusec", S(wait));
-        v.Set("progress_mediausec", "0");
-        v.Set("flow_billusec", S(dur));
+        // The same seven billing figures in seconds, milliseconds and microseconds, in that order.
+        foreach (var (durationPrefix, unit, divisor) in new[] { ("", "sec", 1_000_000L), ("m", "msec", 1000L), ("u", "usec", 1L) })
+        {
+            v.Set(durationPrefix + "duration", S(dur / divisor));
+            v.Set("bill" + unit, S(bill / divisor));
+            v.Set("progress" + unit, S(prog / divisor));
+            v.Set("answer" + unit, S(ans / divisor));
+            v.Set("wait" + unit, S(wait / divisor));
+            v.Set("progress_media" + unit, "0");
+            v.Set("flow_bill" + unit, S(dur / divisor));
+        }
+
         if (ch.EndpointType == "loopback") v.Set("is_loopback", "1");
     }
 
