@@ -115,21 +115,27 @@ public abstract class EslBlockDecoder : ByteToMessageDecoder
     }
 
     /// <summary>A decimal byte count; anything else (sign, space inside, empty, 19+ digits) is a framing error.</summary>
-    private protected long ParseLength(ReadOnlySpan<byte> value)
+    private protected long ParseLength(ReadOnlySpan<byte> value) =>
+        TryParseByteCount(value, out var length)
+            ? length
+            : throw Fail(EslCodecError.BadContentLength, $"Content-Length '{Headers.EslHeaders.Preview(value.Trim(" \t\r"u8))}' is not a byte count");
+
+    /// <summary>Decimal digits only (surrounding blanks and CR allowed), at most 18 of them.</summary>
+    internal static bool TryParseByteCount(ReadOnlySpan<byte> value, out long length)
     {
+        length = 0;
         value = value.Trim(" \t\r"u8);
         if (value.IsEmpty || value.Length > 18 || value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0)
         {
-            throw Fail(EslCodecError.BadContentLength, $"Content-Length '{Headers.EslHeaders.Preview(value)}' is not a byte count");
+            return false;
         }
 
-        long result = 0;
         foreach (var b in value)
         {
-            result = (result * 10) + (b - '0');
+            length = (length * 10) + (b - '0');
         }
 
-        return result;
+        return true;
     }
 
     private void DecodeFrom(IByteBuffer input, List<object> output)

@@ -59,7 +59,7 @@ public sealed class EslFrameDecoder : EslBlockDecoder
             return 0;
         }
 
-        if (!long.TryParse(text.Trim(), System.Globalization.NumberStyles.None, null, out var length))
+        if (!TryParseByteCount(System.Text.Encoding.UTF8.GetBytes(text), out var length))
         {
             throw new EslCodecException(EslCodecError.BadContentLength, $"Content-Length '{text}' is not a byte count");
         }
