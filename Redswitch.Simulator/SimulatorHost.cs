@@ -44,6 +44,17 @@ public sealed class SimulatorHost : IAsyncDisposable
     /// <summary>Sessions created since start (what <c>api status</c> reports as "N session(s) since startup").</summary>
     public long SessionsSinceStartup => _sw.SessionsSinceStartup;
 
+    /// <summary>
+    /// Consulted for every command on every connection (inbound and outbound sockets, <c>auth</c> included), with
+    /// the command line as sent (e.g. <c>bgapi originate {…}…</c>); a non-null answer replaces the normal handling
+    /// (tests of failure paths). Called on the switch's core thread: keep it quick and thread-safe.
+    /// </summary>
+    public Func<string, CommandFault?>? CommandFaults
+    {
+        get => _sw.CommandFaults;
+        set => _sw.CommandFaults = value;
+    }
+
     /// <summary>Channels currently alive.</summary>
     public int LiveChannels => _sw.LiveChannels;
 
@@ -106,6 +117,14 @@ public sealed class SimulatorHost : IAsyncDisposable
     /// <summary>The eavesdrop mode of an eavesdropping channel: <c>listen</c>, <c>other</c>, <c>target</c>, <c>both</c>; null otherwise.</summary>
     public Task<string?> GetEavesdropModeAsync(string uuid) =>
         _sw.Invoke(() => _sw.FindChannel(uuid)?.EavesdropMode);
+
+    /// <summary>The phone on this channel presses keys (DTMF-Source RTP): DTMF events, and an eavesdrop takes them as mode changes. False if unknown.</summary>
+    public Task<bool> PressKeysAsync(string uuid, string digits) => _sw.Invoke(() =>
+    {
+        if (_sw.FindChannel(uuid) is not { IsHungUp: false } ch) return false;
+        _sw.ReceiveDtmf(ch, digits, "RTP");
+        return true;
+    });
 
     /// <summary>The uuids of the channels alive now.</summary>
     public Task<IReadOnlyList<string>> GetChannelUuidsAsync() =>

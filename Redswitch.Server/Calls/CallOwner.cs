@@ -55,10 +55,21 @@ public sealed class CallOwner
         public bool Ready = true;
         public bool PendingAnswer;
         public string? PendingHangup;
+        /// <summary>The link dropped before FreeSWITCH answered this leg's originate: it may or may not exist.</summary>
+        public bool Unconfirmed;
+        /// <summary>The control link delivers this leg's events (<see cref="InboundLink.Follow"/>).</summary>
+        public bool Followed;
+        /// <summary>The barge message that dialled this leg, answered once the originate is accepted.</summary>
+        public PendingMode? Request;
         public bool Alive => Dialled && !HangupPublished;
     }
 
-    private sealed record PendingMode(string Type, string? Id, int Digit, long Received);
+    private sealed record PendingMode(string Type, string? Id, int Digit, long Received)
+    {
+        /// <summary>The modes before this change, restored when FreeSWITCH refuses it.</summary>
+        public int PreviousMode;
+        public int PreviousBeforeThreeway;
+    }
 
     /// <summary>Only what the owner acts on: each event is a few KiB to decode.</summary>
     private static readonly string[] SocketEvents =
@@ -94,6 +105,10 @@ public sealed class CallOwner
     private Timer? _lingerTimer;
     private Timer? _unsubscribeTimer;
     private Action<bool>? _onOriginateReplied;
+    private string? _originateJob;
+    private string? _bargeJob;
+    /// <summary>Hangup messages received before FreeSWITCH accepted the originate: answered once it did.</summary>
+    private readonly List<(string? Id, long Received)> _hangupsBeforeStart = [];
     private long _originateSent;
     private readonly TaskCompletionSource _endedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -125,13 +140,15 @@ public sealed class CallOwner
 
     /// <summary>
     /// Sends <c>bgapi originate</c> for the caller's leg. Returns false when the link is down (nothing was
-    /// sent). <paramref name="onReplied"/> runs once FreeSWITCH answered the command (accepted or not).
+    /// sent). <paramref name="onSettled"/> runs once it is known whether FreeSWITCH took the command: true when
+    /// it accepted or refused it, false when that cannot be known (the link was lost before its reply and the
+    /// leg was not found once it came back) — the job is then kept aside, not retried.
     /// </summary>
-    public bool Start(Action<bool> onReplied)
+    public bool Start(Action<bool> onSettled)
     {
         lock (_gate)
         {
-            _onOriginateReplied = onReplied;
+            _onOriginateReplied = onSettled;
             _ctx.Registry.AddUuid(_a.Uuid, this);
             _ctx.Registry.AddUuid(_b.Uuid, this);
             _ctx.Registry.AddUuid(_nextBargeUuid, this);
@@ -139,7 +156,8 @@ public sealed class CallOwner
             LinkGeneration = _link.Generation;
             _originateSent = Stopwatch.GetTimestamp();
             var cmd = _ctx.DialStrings.OriginateCaller(Job, _a.Uuid, _ctx.Advertise);
-            var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), OnOriginateReply, OnCallerJob);
+            _originateJob = Guid.NewGuid().ToString();
+            var sent = _link.TryBgApi(cmd, _originateJob, OnOriginateReply, OnCallerJob);
             if (!sent)
             {
                 _a.Dialled = false;
@@ -156,29 +174,67 @@ public sealed class CallOwner
 
     private void OnOriginateReply(EslMessage? reply)
     {
-        Action<bool>? done;
         lock (_gate)
         {
-            done = _onOriginateReplied;
-            _onOriginateReplied = null;
             if (reply is CommandReply { IsOk: true })
             {
                 _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
-                _callStarted = true;
-                _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
-                _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
-                    ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
-                MakeReady(_a);
-                if (_aHangupPendingStart) { _aHangupPendingStart = false; KillLegs(_hangupCause, null, ringingCause: _hangupCause == "MANAGER_REQUEST" ? "MANAGER_REQUEST" : "ORIGINATOR_CANCEL"); }
+                ConfirmStart();
+            }
+            else if (reply is null)
+            {
+                // The link dropped after the command was written: FreeSWITCH may be ringing the caller. The legs
+                // are kept; the outbound socket, the BACKGROUND_JOB or a uuid_exists once the link is back decides.
+                if (_ended) return;
+                _a.Unconfirmed = true;
+                Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the originate; checking leg {Uuid} once it is back", _a.Uuid);
             }
             else
             {
-                // FreeSWITCH refused the command itself, or the link dropped before it answered.
-                var cause = reply is null ? "freeswitch link lost" : Describe(reply);
-                Fail(cause);
+                // FreeSWITCH refused the command itself.
+                Fail(Describe(reply));
+                Settle(true);
             }
         }
-        done?.Invoke(reply is not null);
+    }
+
+    /// <summary>FreeSWITCH has the caller's originate: call-start, then whatever waited for it.</summary>
+    private void ConfirmStart()
+    {
+        if (_callStarted || _failed) return;
+        _a.Unconfirmed = false;
+        _callStarted = true;
+        _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
+        _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
+            ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
+        Settle(true);
+        MakeReady(_a);
+        if (_aHangupPendingStart)
+        {
+            _aHangupPendingStart = false;
+            var pending = _hangupsBeforeStart.ToArray();
+            _hangupsBeforeStart.Clear();
+            KillLegs(_hangupCause,
+                () => { foreach (var h in pending) Ack("hangup", h.Id, h.Received); },
+                () => { foreach (var h in pending) Refuse("hangup", "freeswitch unavailable", h.Id); },
+                ringingCause: _hangupCause == "MANAGER_REQUEST" ? "MANAGER_REQUEST" : "ORIGINATOR_CANCEL");
+        }
+    }
+
+    /// <summary>Tells the dispatcher what to do with the job (once).</summary>
+    private void Settle(bool known)
+    {
+        var done = _onOriginateReplied;
+        _onOriginateReplied = null;
+        done?.Invoke(known);
+    }
+
+    /// <summary>The caller's originate was lost with the link and its leg is not there: the call never happened.</summary>
+    private void FailUnconfirmedStart()
+    {
+        _a.Unconfirmed = false;
+        Fail("freeswitch link lost");
+        Settle(false);
     }
 
     private bool _aHangupPendingStart;
@@ -200,6 +256,9 @@ public sealed class CallOwner
         _ctx.Metrics.JobsFailed.WithLabels("refused").Inc();
         Log(LogLevel.Warning, "FreeSWITCH refused the call: {Cause}", cause);
         PublishEvent(Json.JobFailure(cause));
+        var pending = _hangupsBeforeStart.ToArray();
+        _hangupsBeforeStart.Clear();
+        foreach (var h in pending) Refuse("hangup", "call ended", h.Id);
         EndCall("failed");
     }
 
@@ -207,7 +266,10 @@ public sealed class CallOwner
     {
         lock (_gate)
         {
+            if (_ended) return;
             var body = evt.EventBodyText?.Trim() ?? "";
+            // Its result proves FreeSWITCH took the command, even when the reply was lost with the link.
+            if (_a.Unconfirmed) ConfirmStart();
             if (body.StartsWith("+OK", StringComparison.Ordinal))
             {
                 AnswerLeg(_a);
@@ -240,6 +302,7 @@ public sealed class CallOwner
             _connectTimer = null;
             if (_socket is not null || _ended || !_a.Alive || _aHangupSent) return;
             Log(LogLevel.Warning, "the caller's leg never connected to the outbound server; hanging it up");
+            Follow(_a);
             HangupCaller("NORMAL_CLEARING");
         }
     }
@@ -258,6 +321,8 @@ public sealed class CallOwner
             }
             _socket = session;
             session.Tag = this;
+            // The caller's leg runs our socket app: FreeSWITCH took the originate even if its reply was lost.
+            if (_a.Unconfirmed) ConfirmStart();
             _connectTimer?.Dispose();
             _connectTimer = null;
             _ctx.Metrics.OutboundSessionsOpen.Inc();
@@ -299,6 +364,7 @@ public sealed class CallOwner
             if (!fromSocket && SocketAlive) return;
             var leg = LegOf(evt.UniqueId);
             if (leg is null) return;
+            if (leg.Unconfirmed) Confirm(leg);
             switch (evt.EventName)
             {
                 case "CHANNEL_CREATE":
@@ -312,6 +378,9 @@ public sealed class CallOwner
                 case "CHANNEL_ANSWER":
                     leg.Seen = true;
                     AnswerLeg(leg);
+                    // Seen on the control link only when the originate's +OK was lost: the socket must still come.
+                    if (leg == _a && _socket is null && _connectTimer is null && !_ended)
+                        _connectTimer = new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
                     break;
                 case "CHANNEL_HANGUP":
                     leg.Seen = true;
@@ -321,7 +390,14 @@ public sealed class CallOwner
                     leg.Seen = true;
                     if (leg == _a) _aFailedCause ??= evt["variable_originate_failed_cause"];
                     leg.Complete = true;
-                    if (!leg.HangupPublished) HangupLeg(leg, evt["Hangup-Cause"] ?? "NORMAL_UNSPECIFIED");
+                    Unfollow(leg);
+                    if (!leg.HangupPublished)
+                    {
+                        // Followed through the control link, which has no CHANNEL_ANSWER from before it followed:
+                        // an answered leg still gets its answer-event first.
+                        if (!fromSocket && evt["Caller-Channel-Answered-Time"] is { } t && t != "0") AnswerLeg(leg);
+                        HangupLeg(leg, evt["Hangup-Cause"] ?? "NORMAL_UNSPECIFIED");
+                    }
                     else CheckDone();
                     break;
                 case "CHANNEL_EXECUTE_COMPLETE":
@@ -362,16 +438,14 @@ public sealed class CallOwner
             _socket = null;
             if (dropped)
             {
-                // A leg that ended while its events were only on the socket would never be reported: ask.
+                // From now on the control link carries the legs' events; a leg that ended while its events were
+                // only on the socket would never be reported: ask (after following, so nothing falls between).
                 foreach (var leg in new[] { _a, _b, _g })
                 {
-                    if (leg is not { Alive: true } || leg == _b && !_b.Seen) continue;
-                    var l = leg;
-                    _link.TryApi($"uuid_exists {l.Uuid}", r =>
-                    {
-                        if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
-                            lock (_gate) HangupLeg(l, "NORMAL_UNSPECIFIED");
-                    });
+                    if (leg is not { Alive: true }) continue;
+                    Follow(leg);
+                    // A callee not seen yet may still be coming: the bridge is still running.
+                    if (leg != _b || _b.Seen) CheckExists(leg);
                 }
             }
             if (AllHungUp()) SynthesizeMissing("NORMAL_UNSPECIFIED");
@@ -457,8 +531,67 @@ public sealed class CallOwner
     {
         _aHangupSent = true;
         if (SocketAlive) _socket!.TrySend(EslCommands.SendMsgHangup(null, cause));
-        else _link.TryApi($"uuid_kill {_a.Uuid} {cause}", _ => { });
+        else
+        {
+            Follow(_a);
+            _link.TryApi($"uuid_kill {_a.Uuid} {cause}", r =>
+            {
+                if (IsNoSuchChannel(r)) lock (_gate) ReportGone(_a);
+            });
+        }
     }
+
+    private static bool IsNoSuchChannel(EslMessage? r) =>
+        r is ApiResponse a && a.BodyText.Contains("No such channel", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The control link delivers this leg's events from now on (SPEC §4: legs whose socket dropped).</summary>
+    private void Follow(Leg leg)
+    {
+        if (leg.Followed || _ended) return;
+        leg.Followed = true;
+        _link.Follow(leg.Uuid);
+    }
+
+    private void Unfollow(Leg leg)
+    {
+        if (!leg.Followed) return;
+        leg.Followed = false;
+        _link.Unfollow(leg.Uuid);
+    }
+
+    /// <summary><c>uuid_exists</c> on a followed leg: a leg already gone is reported (its events went elsewhere).</summary>
+    private void CheckExists(Leg leg)
+    {
+        _link.TryApi($"uuid_exists {leg.Uuid}", r =>
+        {
+            if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
+                lock (_gate) ReportGone(leg);
+        });
+    }
+
+    /// <summary>
+    /// FreeSWITCH says the leg does not exist. Its CHANNEL_HANGUP_COMPLETE may still be on its way (events and
+    /// replies are written by different paths): give it a moment to bring the real cause, then report
+    /// NORMAL_UNSPECIFIED (SPEC §4).
+    /// </summary>
+    private void ReportGone(Leg leg)
+    {
+        if (leg.HangupPublished || _ended) return;
+        Timer? t = null;
+        t = new Timer(_ =>
+        {
+            t?.Dispose();
+            lock (_gate)
+            {
+                if (leg.HangupPublished || _ended) return;
+                leg.Complete = true;
+                Unfollow(leg);
+                HangupLeg(leg, "NORMAL_UNSPECIFIED");
+            }
+        }, null, GoneGrace, Timeout.InfiniteTimeSpan);
+    }
+
+    private static readonly TimeSpan GoneGrace = TimeSpan.FromMilliseconds(300);
 
     private bool AllHungUp()
     {
@@ -509,8 +642,15 @@ public sealed class CallOwner
         _ctx.Registry.MarkEnded();
         Interlocked.Decrement(ref _link.LiveCalls);
         _ctx.Metrics.CallsByResult.WithLabels(CallResult(result)).Inc();
-        foreach (var leg in new[] { _a, _b, _g }) if (leg is not null) _ctx.Registry.RemoveUuid(leg.Uuid);
+        foreach (var leg in new[] { _a, _b, _g }.Concat(_pastBarges))
+        {
+            if (leg is null) continue;
+            _ctx.Registry.RemoveUuid(leg.Uuid);
+            Unfollow(leg);
+        }
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
+        if (_originateJob is not null) _link.ForgetJob(_originateJob);
+        if (_bargeJob is not null) _link.ForgetJob(_bargeJob);
         FailPendingModes("call ended");
         if (_callStarted) _ctx.Publisher.DeleteState(DialId);
         Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
@@ -554,18 +694,77 @@ public sealed class CallOwner
         lock (_gate)
         {
             if (_ended) return;
-            foreach (var leg in new[] { _a, _b, _g })
+            // Originates whose reply was lost with the link: a restarted FreeSWITCH has none of them; otherwise
+            // the leg's existence says whether it took the command.
+            foreach (var leg in new[] { _a, _g })
             {
-                if (leg is not { Alive: true } || SocketAlive) continue;
-                if (freeswitchRestarted) { HangupLeg(leg, "SYSTEM_SHUTDOWN"); continue; }
+                if (leg is not { Unconfirmed: true }) continue;
+                if (freeswitchRestarted) { Unconfirmable(leg); continue; }
+                if (!SocketAlive || leg == _a) Follow(leg);
                 var l = leg;
                 _link.TryApi($"uuid_exists {l.Uuid}", r =>
                 {
-                    if (r is ApiResponse resp && resp.BodyText.Trim() == "false")
-                        lock (_gate) HangupLeg(l, "NORMAL_UNSPECIFIED");
+                    lock (_gate)
+                    {
+                        if (!l.Unconfirmed || r is not ApiResponse resp) return;
+                        if (resp.BodyText.Trim() == "true") Confirm(l);
+                        else Unconfirmable(l);
+                    }
                 });
             }
+            foreach (var leg in new[] { _a, _b, _g })
+            {
+                if (leg is not { Alive: true, Unconfirmed: false } || SocketAlive) continue;
+                if (freeswitchRestarted) { HangupLeg(leg, "SYSTEM_SHUTDOWN"); continue; }
+                // The filters were put back before this runs (InboundLink.Subscribe); legs not followed yet are now.
+                Follow(leg);
+                if (leg != _b || _b.Seen) CheckExists(leg);
+            }
         }
+    }
+
+    /// <summary>FreeSWITCH took this leg's originate after all (an event of it, its BACKGROUND_JOB, uuid_exists).</summary>
+    private void Confirm(Leg leg)
+    {
+        if (!leg.Unconfirmed) return;
+        if (leg == _a)
+        {
+            ConfirmStart();
+            return;
+        }
+        leg.Unconfirmed = false;
+        if (leg.Request is { } req) Ack(req.Type, req.Id, req.Received);
+        leg.Request = null;
+        Log(LogLevel.Information, "FreeSWITCH had the barge leg {Uuid} after all", leg.Uuid);
+        MakeReady(leg);
+    }
+
+    /// <summary>The originate was lost with the link and the leg is not there: as if it had been refused.</summary>
+    private void Unconfirmable(Leg leg)
+    {
+        if (!leg.Unconfirmed) return;
+        Unfollow(leg);
+        if (leg == _a)
+        {
+            FailUnconfirmedStart();
+            return;
+        }
+        leg.Unconfirmed = false;
+        DropBarge(leg, "freeswitch unavailable");
+    }
+
+    /// <summary>A barge leg FreeSWITCH never took: its message gets its failure, and a new barge may follow.</summary>
+    private void DropBarge(Leg leg, string cause)
+    {
+        leg.Dialled = false;
+        if (_g == leg) _g = null;
+        Unfollow(leg);
+        if (_bargeJob is not null) _link.ForgetJob(_bargeJob);
+        _ctx.Registry.RemoveUuid(leg.Uuid); // or the registry pins this owner for ever
+        FailPendingModes("barge refused");
+        if (leg.Request is { } req) Refuse("barge", cause, req.Id);
+        leg.Request = null;
+        CheckDone();
     }
 
     // ------------------------------------------------------------------ control messages
@@ -676,10 +875,10 @@ public sealed class CallOwner
         _hangupRequested = true;
         if (!_callStarted)
         {
-            // bgapi not answered yet: kill once it is
+            // FreeSWITCH has not taken the originate yet: the legs are killed once it has, and that answers this.
             _aHangupPendingStart = true;
             _hangupCause = "NORMAL_CLEARING";
-            Ack("hangup", id, received);
+            _hangupsBeforeStart.Add((id, received));
             return;
         }
         KillLegs("NORMAL_CLEARING", () => Ack("hangup", id, received), () => Refuse("hangup", "freeswitch unavailable", id));
@@ -754,7 +953,15 @@ public sealed class CallOwner
     private bool Kill(Leg leg, string cause, Action<bool>? done)
     {
         leg.KillSent = true;
-        return SendApi($"uuid_kill {leg.Uuid} {cause}", r => { lock (_gate) done?.Invoke(r is not null); });
+        return SendApi($"uuid_kill {leg.Uuid} {cause}", r =>
+        {
+            lock (_gate)
+            {
+                // A barge leg whose originate reply was lost, and which FreeSWITCH does not know: it never rang.
+                if (leg.Unconfirmed && IsNoSuchChannel(r)) Unconfirmable(leg);
+                done?.Invoke(r is not null);
+            }
+        });
     }
 
     /// <summary>An API command on the call's socket when it is up, else on the control link.</summary>
@@ -784,31 +991,40 @@ public sealed class CallOwner
         _ctx.Registry.AddUuid(leg.Uuid, this);
         _ctx.Registry.AddUuid(_nextBargeUuid, this);
         _ctx.Publisher.SaveState(DialId, ("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid));
+        leg.Request = new PendingMode("barge", id, -1, received);
         if (SocketAlive) _socket!.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
+        else Follow(leg); // no socket to carry its events
         Log(LogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _ctx.Options.LogPhoneNumbers), leg.Uuid);
         var cmd = _ctx.DialStrings.OriginateBarger(Job, leg.Uuid, phone, callerId, _a.Uuid);
-        var sent = _link.TryBgApi(cmd, Guid.NewGuid().ToString(), reply =>
+        _bargeJob = Guid.NewGuid().ToString();
+        var sent = _link.TryBgApi(cmd, _bargeJob, reply =>
         {
             lock (_gate)
             {
+                if (leg.Request is null) return; // settled meanwhile (its events came first, or the call ended)
                 if (reply is CommandReply { IsOk: true })
                 {
                     Ack("barge", id, received);
+                    leg.Request = null;
                     MakeReady(leg);
+                }
+                else if (reply is null && !_ended)
+                {
+                    // Lost with the link: FreeSWITCH may be ringing the barger. Its events, its BACKGROUND_JOB or
+                    // uuid_exists once the link is back decide; meanwhile a second barge is refused.
+                    leg.Unconfirmed = true;
+                    Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the barge originate; checking leg {Uuid} once it is back", leg.Uuid);
                 }
                 else
                 {
-                    leg.Dialled = false;
-                    if (_g == leg) _g = null;
-                    _ctx.Registry.RemoveUuid(leg.Uuid); // or the registry pins this owner for ever
-                    FailPendingModes("barge refused");
-                    Refuse("barge", reply is null ? "freeswitch unavailable" : Describe(reply), id);
+                    DropBarge(leg, reply is null ? "freeswitch unavailable" : Describe(reply));
                 }
             }
         }, evt =>
         {
             lock (_gate)
             {
+                if (leg.Unconfirmed) Confirm(leg);
                 var body = evt.EventBodyText?.Trim() ?? "";
                 if (body.StartsWith("+OK", StringComparison.Ordinal)) AnswerLeg(leg);
                 else HangupLeg(leg, HangupCauses.FromErrorReply(body) ?? "NORMAL_UNSPECIFIED");
@@ -816,8 +1032,10 @@ public sealed class CallOwner
         });
         if (!sent)
         {
+            leg.Request = null;
             leg.Dialled = false;
             _g = null;
+            Unfollow(leg);
             _ctx.Registry.RemoveUuid(leg.Uuid);
             Refuse("barge", "freeswitch unavailable", id);
         }
@@ -831,6 +1049,7 @@ public sealed class CallOwner
             Refuse(type, "no barge leg", id);
             return;
         }
+        var pm = new PendingMode(type, id, digit, received) { PreviousMode = _mode, PreviousBeforeThreeway = _modeBeforeThreeway };
         if (digit == -1)
         {
             if (_mode != 3)
@@ -839,13 +1058,14 @@ public sealed class CallOwner
                 return;
             }
             digit = _modeBeforeThreeway;
+            pm = pm with { Digit = digit };
         }
         else if (digit == 3 && _mode != 3)
         {
             _modeBeforeThreeway = _mode;
         }
+        // Recorded now so that a message right behind this one sees it; undone if FreeSWITCH refuses.
         _mode = digit;
-        var pm = new PendingMode(type, id, digit, received);
         if (!_g.AnswerPublished) _pendingModes.Add(pm); // applied when the barger answers
         else SendMode(_g, pm);
     }
@@ -857,10 +1077,21 @@ public sealed class CallOwner
             lock (_gate)
             {
                 if (r is ApiResponse { IsOk: true }) Ack(pm.Type, pm.Id, pm.Received);
-                else Refuse(pm.Type, r is null ? "freeswitch unavailable" : Describe(r), pm.Id);
+                else RefuseMode(pm, r is null ? "freeswitch unavailable" : Describe(r));
             }
         });
-        if (!sent) Refuse(pm.Type, "freeswitch unavailable", pm.Id);
+        if (!sent) RefuseMode(pm, "freeswitch unavailable");
+    }
+
+    /// <summary>A mode change FreeSWITCH did not take changes nothing (SPEC §5): the mode goes back, unless a later one replaced it.</summary>
+    private void RefuseMode(PendingMode pm, string cause)
+    {
+        if (_mode == pm.Digit)
+        {
+            _mode = pm.PreviousMode;
+            _modeBeforeThreeway = pm.PreviousBeforeThreeway;
+        }
+        Refuse(pm.Type, cause, pm.Id);
     }
 
     private void ApplyPendingModes()
@@ -875,7 +1106,7 @@ public sealed class CallOwner
     {
         var list = _pendingModes.ToArray();
         _pendingModes.Clear();
-        foreach (var pm in list) Refuse(pm.Type, cause, pm.Id);
+        foreach (var pm in list) RefuseMode(pm, cause);
     }
 
     /// <summary>The barger's DTMF (from our uuid_recv_dtmf or its keypad) sets the eavesdrop mode.</summary>
@@ -898,7 +1129,13 @@ public sealed class CallOwner
             if (_ended) return;
             _hangupRequested = true;
             _hangupCause = "MANAGER_REQUEST";
-            if (!_callStarted) { _aHangupPendingStart = true; return; }
+            if (!_callStarted)
+            {
+                // Not taken yet: killed once it is; one whose reply was lost is checked now if the link is up.
+                _aHangupPendingStart = true;
+                if (_a.Unconfirmed && _link.IsUp) OnLinkRestored(false);
+                return;
+            }
             // SPEC §8: what is left at the end of a drain is hung up with MANAGER_REQUEST, ringing or not.
             KillLegs("MANAGER_REQUEST", null, ringingCause: "MANAGER_REQUEST");
         }
@@ -922,6 +1159,16 @@ public sealed class CallOwner
         lock (_gate)
         {
             if (_ended) return;
+            if (_a.Unconfirmed)
+            {
+                FailUnconfirmedStart();
+                return;
+            }
+            if (_g is { Unconfirmed: true } g)
+            {
+                g.Unconfirmed = false;
+                DropBarge(g, "freeswitch unavailable");
+            }
             foreach (var leg in new[] { _g, _b, _a })
                 if (leg is { Alive: true }) HangupLeg(leg, cause);
             EndCall("completed");

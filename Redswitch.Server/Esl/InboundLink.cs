@@ -12,9 +12,10 @@ using Redswitch.Server.Metrics;
 namespace Redswitch.Server.Esl;
 
 /// <summary>
-/// The inbound control link to one FreeSWITCH node (SPEC §7): auth, <c>event plain BACKGROUND_JOB
-/// CHANNEL_HANGUP_COMPLETE HEARTBEAT</c>, <c>bgapi</c> with Redswitch-chosen Job-UUIDs matched to their
-/// BACKGROUND_JOB, and capped exponential backoff with jitter after a loss.
+/// The inbound control link to one FreeSWITCH node (SPEC §7): auth, <c>event plain …</c> narrowed by filters
+/// to BACKGROUND_JOB, HEARTBEAT and the legs call owners ask it to follow (<see cref="Follow"/>), <c>bgapi</c>
+/// with Redswitch-chosen Job-UUIDs matched to their BACKGROUND_JOB, and capped exponential backoff with
+/// jitter after a loss.
 /// </summary>
 public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 {
@@ -24,6 +25,14 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     private readonly RedswitchMetrics _metrics;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Action<EslEvent>> _jobs = new();
+    /// <summary>Legs whose channel events this link must deliver (their socket is gone or never came); under _gate.</summary>
+    private readonly HashSet<string> _followed = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>The session whose filters mirror <see cref="_followed"/> (set once its filters are being sent); under _gate.</summary>
+    private EslSession? _filtered;
+
+    /// <summary>What the link subscribes to. Filters narrow the channel events to followed legs, so each instance
+    /// does not decode every channel of the node.</summary>
+    internal static readonly string[] Subscribed = ["BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT"];
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private EslSession? _session;
@@ -32,7 +41,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     private int _attempt;
     private Task? _loop;
 
-    /// <summary>Events for channels (CHANNEL_HANGUP_COMPLETE) go here.</summary>
+    /// <summary>Events of followed legs (CHANNEL_ANSWER, CHANNEL_HANGUP_COMPLETE, DTMF) go here.</summary>
     public Action<InboundLink, EslEvent>? ChannelEvent { get; set; }
 
     /// <summary>Raised once authenticated again after a loss: whether FreeSWITCH restarted meanwhile, and the new generation.</summary>
@@ -113,11 +122,16 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         }
     }
 
-    private TimeSpan Backoff(int attempt)
+    private TimeSpan Backoff(int attempt) => Backoff(attempt, _options.ReconnectBase, _options.ReconnectCap, Random.Shared);
+
+    /// <summary>
+    /// The wait before reconnect attempt <paramref name="attempt"/> (0 = the first): base·2^attempt capped, then a
+    /// uniform draw from the upper half, so instances that lost the same node do not come back in step.
+    /// </summary>
+    internal static TimeSpan Backoff(int attempt, TimeSpan reconnectBase, TimeSpan cap, Random random)
     {
-        var baseMs = _options.ReconnectBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 20));
-        var capped = Math.Min(baseMs, _options.ReconnectCap.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble() * 0.5));
+        var ceiling = Math.Min(reconnectBase.TotalMilliseconds * Math.Pow(2, Math.Clamp(attempt, 0, 30)), cap.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(ceiling * (0.5 + random.NextDouble() * 0.5));
     }
 
     public bool TryApi(string command, Action<EslMessage?> onReply)
@@ -141,6 +155,34 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 
     public void ForgetJob(string jobUuid) => _jobs.TryRemove(jobUuid, out _);
 
+    /// <summary>
+    /// Delivers this leg's channel events from now on, on this connection and on every later one (a
+    /// <c>filter Unique-ID</c>); what happened before is for the caller to ask (<c>uuid_exists</c>), after
+    /// this call so the answer and the events cannot miss each other.
+    /// </summary>
+    public void Follow(string uuid)
+    {
+        lock (_gate)
+        {
+            if (!_followed.Add(uuid)) return;
+            _filtered?.TrySend(EslCommands.Filter("Unique-ID", uuid));
+        }
+    }
+
+    public void Unfollow(string uuid)
+    {
+        lock (_gate)
+        {
+            if (!_followed.Remove(uuid)) return;
+            _filtered?.TrySend(EslCommands.FilterDelete("Unique-ID", uuid));
+        }
+    }
+
+    public int FollowedCount
+    {
+        get { lock (_gate) return _followed.Count; }
+    }
+
     void IEslSessionListener.OnActive(EslSession session) =>
         _logger.LogDebug("FreeSWITCH {Node}: connected", _node);
 
@@ -153,11 +195,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                 {
                     if (reply is CommandReply { IsOk: true })
                     {
-                        session.TrySend(EslCommands.Event(EslEventFormat.Plain, "BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "HEARTBEAT"), r =>
-                        {
-                            if (r is CommandReply { IsOk: true }) SetUp(session);
-                            else { _logger.LogError("FreeSWITCH {Node}: event subscription refused", _node); session.Close(); }
-                        });
+                        Subscribe(session);
                     }
                     else if (reply is not null)
                     {
@@ -169,6 +207,36 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
             case RudeRejection:
                 _logger.LogError("FreeSWITCH {Node}: connection rejected by its ACL", _node);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Events, then the filters: BACKGROUND_JOB and HEARTBEAT by name, and every followed leg by uuid. The
+    /// link counts as up when the last reply arrived (replies come in order), so a followed leg's events are
+    /// flowing before any owner checks on it.
+    /// </summary>
+    private void Subscribe(EslSession session)
+    {
+        var refused = 0;
+        void Check(EslMessage? r)
+        {
+            if (r is CommandReply { IsOk: true } || r is null) return;
+            if (refused++ == 0) _logger.LogError("FreeSWITCH {Node}: event subscription refused ({Reply})", _node, (r as CommandReply)?.ReplyText);
+        }
+        lock (_gate)
+        {
+            if (!ReferenceEquals(session, _session)) return;
+            session.TrySend(EslCommands.Event(EslEventFormat.Plain, Subscribed), Check, flush: false);
+            session.TrySend(EslCommands.Filter("Event-Name", "BACKGROUND_JOB"), Check, flush: false);
+            foreach (var uuid in _followed) session.TrySend(EslCommands.Filter("Unique-ID", uuid), Check, flush: false);
+            _filtered = session;
+            session.TrySend(EslCommands.Filter("Event-Name", "HEARTBEAT"), r =>
+            {
+                Check(r);
+                if (r is null) return;
+                if (refused == 0) SetUp(session);
+                else session.Close();
+            });
         }
     }
 
@@ -261,13 +329,15 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                 wasUp = _up;
                 _up = false;
                 _session = null;
+                _filtered = null;
                 _attemptSinceUp = true;
                 // The last time we heard from FreeSWITCH: a FreeSWITCH that restarted since has a shorter uptime.
                 _lostAt = session.LastFrame;
                 if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
-        _jobs.Clear();
+        // _jobs is kept: FreeSWITCH sends every BACKGROUND_JOB to every subscriber, so the result of a bgapi
+        // sent on the lost connection still arrives on the next one (its owner forgets it when the call ends).
         if (wasUp)
         {
             _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);

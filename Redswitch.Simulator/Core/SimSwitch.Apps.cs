@@ -239,7 +239,7 @@ public sealed partial class SimSwitch
     // ------------------------------------------------------------------ DTMF
 
     /// <summary>uuid_recv_dtmf: each digit fires DTMF on the channel (DTMF-Source APP) and reaches its application.</summary>
-    internal void ReceiveDtmf(Channel ch, string spec)
+    internal void ReceiveDtmf(Channel ch, string spec, string source = "APP")
     {
         var s = spec.StartsWith('~') ? spec[1..] : spec;
         var digits = new List<(char, int)>();
@@ -260,7 +260,7 @@ public sealed partial class SimSwitch
                 if (ch.IsHungUp) return;
                 ch.DigitsDialed += d;
                 FireChannel(ch, "DTMF", "switch_channel.c", "switch_channel_dequeue_dtmf", 678, withVars: false,
-                    after: [new("DTMF-Digit", d.ToString()), new("DTMF-Duration", dur.ToString(CultureInfo.InvariantCulture)), new("DTMF-Source", "APP")]);
+                    after: [new("DTMF-Digit", d.ToString()), new("DTMF-Duration", dur.ToString(CultureInfo.InvariantCulture)), new("DTMF-Source", source)]);
                 EavesdropDigit(ch, d);
             }
         });

@@ -41,6 +41,9 @@ public sealed partial class SimSwitch
     }
 
     public SimulatorOptions Options { get; }
+
+    /// <summary>See <see cref="SimulatorHost.CommandFaults"/>.</summary>
+    internal volatile Func<string, CommandFault?>? CommandFaults;
     internal IOutboundConnector? Connector { get; set; }
 
     public long SessionsSinceStartup => Interlocked.Read(ref _sessionsSinceStartup);

@@ -91,6 +91,15 @@ public sealed class EslSession
         Cleanup();
     }
 
+    /// <summary>Closes as a network fault would: no notice, nothing more written.</summary>
+    private void BreakConnection()
+    {
+        if (_closed) return;
+        _closed = true;
+        _t.Close();
+        Cleanup();
+    }
+
     // ---- outgoing, with hold while a command runs ----
 
     private void Emit(Action write)
@@ -222,6 +231,32 @@ public sealed class EslSession
         }
         void ReplyDone(string text) { Reply(text); done(); }
 
+        var faultDropsReply = false;
+        if (_sw.CommandFaults?.Invoke(line) is { } fault)
+        {
+            switch (fault.Kind)
+            {
+                case CommandFaultKind.DropBeforeRunning:
+                    BreakConnection();
+                    done();
+                    return;
+                case CommandFaultKind.Reply:
+                    if (IsVerb(line, "api ")) _t.Api(fault.ReplyText ?? "");
+                    else Reply(fault.ReplyText ?? "");
+                    done();
+                    return;
+                case CommandFaultKind.DropInsteadOfReply:
+                    dropReply = faultDropsReply = true;
+                    var inner = done;
+                    done = () =>
+                    {
+                        inner();
+                        BreakConnection();
+                    };
+                    break;
+            }
+        }
+
         if (!_authed)
         {
             if (IsVerb(line, "auth "))
@@ -337,7 +372,7 @@ public sealed class EslSession
             var args = sp < 0 ? "" : rest[(sp + 1)..];
             _sw.ExecuteApi(cmd, args, this, output =>
             {
-                if (!_closed) _t.Api(output.Length == 0 ? "-ERR no reply\n" : output);
+                if (!_closed && !faultDropsReply) _t.Api(output.Length == 0 ? "-ERR no reply\n" : output);
                 done();
             });
             return;

@@ -44,10 +44,15 @@ public class InboundLinkTests
                             var n = await s.ReadAsync(buf, stop.Token);
                             if (n == 0) break;
                             seen.Append(Encoding.ASCII.GetString(buf, 0, n));
-                            // answer auth and event; swallow everything else (an unresponsive FreeSWITCH)
+                            // answer auth, event and the two filters; swallow everything else (an unresponsive FreeSWITCH)
                             var commands = seen.ToString().Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-                            for (; replied < commands.Length && replied < 2; replied++)
-                                await Write(replied == 0 ? "Content-Type: command/reply\nReply-Text: +OK accepted\n\n" : "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n");
+                            for (; replied < commands.Length && replied < 4; replied++)
+                                await Write("Content-Type: command/reply\nReply-Text: " + (replied switch
+                                {
+                                    0 => "+OK accepted",
+                                    1 => "+OK event listener enabled plain",
+                                    _ => "+OK filter added. [Event-Name]=[x]",
+                                }) + "\n\n");
                             if (commands.Any(cmd => cmd.StartsWith("api uptime"))) Interlocked.Increment(ref probes);
                         }
                     }
@@ -122,6 +127,28 @@ public class InboundLinkTests
             lock (held) held.ForEach(c => c.Dispose());
             await group.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1));
         }
+    }
+
+    [Test]
+    public void ReconnectDelaysGrowToTheCapAndVary()
+    {
+        var baseDelay = TimeSpan.FromMilliseconds(250);
+        var cap = TimeSpan.FromSeconds(10);
+        var random = new Random(7);
+        // 50 draws per attempt: each lies in [half, all] of min(base * 2^attempt, cap)
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var ceiling = Math.Min(baseDelay.TotalMilliseconds * Math.Pow(2, attempt), cap.TotalMilliseconds);
+            var draws = Enumerable.Range(0, 50).Select(_ => InboundLink.Backoff(attempt, baseDelay, cap, random).TotalMilliseconds).ToList();
+            Assert.That(draws, Has.All.InRange(ceiling / 2, ceiling), $"attempt {attempt}");
+            Assert.That(draws.Distinct().Count(), Is.GreaterThan(40), $"attempt {attempt}: jittered");
+        }
+        // growth: the mean doubles until the cap, then stays
+        double Mean(int attempt) => Enumerable.Range(0, 200).Average(_ => InboundLink.Backoff(attempt, baseDelay, cap, random).TotalMilliseconds);
+        Assert.That(Mean(1) / Mean(0), Is.InRange(1.7, 2.3));
+        Assert.That(Mean(4) / Mean(3), Is.InRange(1.7, 2.3));
+        Assert.That(Mean(20), Is.InRange(cap.TotalMilliseconds * 0.7, cap.TotalMilliseconds * 0.8));
+        Assert.That(InboundLink.Backoff(int.MaxValue, baseDelay, cap, random), Is.LessThanOrEqualTo(cap), "no overflow on a long outage");
     }
 
     /// <summary>A control link to 127.0.0.1:port with short silence and backoff times.</summary>

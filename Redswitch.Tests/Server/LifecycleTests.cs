@@ -1,5 +1,4 @@
 using System.Net;
-using NUnit.Framework.Interfaces;
 using Redswitch.Simulator;
 using Redswitch.Tests.Infrastructure;
 using static Redswitch.Tests.Server.Jobs;
@@ -8,62 +7,9 @@ namespace Redswitch.Tests.Server;
 
 /// <summary>Link loss, graceful stop, health and metrics, several instances, socket drop, restart recovery.</summary>
 [NonParallelizable]
-public class LifecycleTests
+public class LifecycleTests : RedisAndSimulatorTests
 {
-    private RedisServer _redis = null!;
-    private SimulatorHost? _sim;
-    private int _simPort;
-    private readonly List<ServerHarness> _servers = [];
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisServer.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopRedis() => await _redis.DisposeAsync();
-
-    [SetUp]
-    public async Task Setup()
-    {
-        await _redis.FlushAsync();
-        _simPort = FreePort.Get();
-        _sim = await StartSimAsync();
-    }
-
-    private Task<SimulatorHost> StartSimAsync() =>
-        SimulatorHost.StartAsync(new SimulatorOptions { Port = _simPort, HeartbeatInterval = null });
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        var failed = TestContext.CurrentContext.Result.Outcome.Status == TestStatus.Failed;
-        foreach (var s in _servers)
-        {
-            await s.StopAsync();
-            if (failed) TestContext.Out.WriteLine(s.Log.Dump());
-        }
-        _servers.Clear();
-        if (_sim is not null) await _sim.DisposeAsync();
-        _sim = null;
-    }
-
-    private async Task<ServerHarness> StartServerAsync(Dictionary<string, string?>? env = null,
-        Func<Redswitch.Server.Configuration.RedswitchOptions, Redswitch.Server.Configuration.RedswitchOptions>? tune = null)
-    {
-        var s = await ServerHarness.StartAsync(_redis, _simPort, env, tune);
-        _servers.Add(s);
-        return s;
-    }
-
-    private static async Task WaitAsync(Func<bool> condition, double seconds, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
 
     [Test]
     public async Task JobPushedWhileFreeSwitchIsDownWaitsInRedisAndRunsWhenItIsBack()
