@@ -64,12 +64,7 @@ public sealed class CallOwner
         public bool Alive => Dialled && !HangupPublished;
     }
 
-    private sealed record PendingMode(string Type, string? Id, int Digit, long Received)
-    {
-        /// <summary>The modes before this change, restored when FreeSWITCH refuses it.</summary>
-        public int PreviousMode;
-        public int PreviousBeforeThreeway;
-    }
+    private sealed record PendingMode(string Type, string? Id, BargeMode.Change? Change, long Received);
 
     /// <summary>Only what the owner acts on: each event is a few KiB to decode.</summary>
     private static readonly string[] SocketEvents =
@@ -99,14 +94,13 @@ public sealed class CallOwner
     private bool _aHangupSent;
     private bool _hangupRequested;
     private bool _failed;
-    private int _mode;
-    private int _modeBeforeThreeway;
+    private readonly BargeMode _mode = new();
     private string? _aFailedCause;
     private Timer? _lingerTimer;
     private Timer? _unsubscribeTimer;
     private Action<bool>? _onOriginateReplied;
-    private string? _originateJob;
-    private string? _bargeJob;
+    /// <summary>Job-UUIDs of this call's bgapi commands: the link keeps them across reconnects until the call forgets them.</summary>
+    private readonly List<string> _jobIds = [];
     /// <summary>Hangup messages received before FreeSWITCH accepted the originate: answered once it did.</summary>
     private readonly List<(string? Id, long Received)> _hangupsBeforeStart = [];
     private long _originateSent;
@@ -153,11 +147,12 @@ public sealed class CallOwner
             _ctx.Registry.AddUuid(_b.Uuid, this);
             _ctx.Registry.AddUuid(_nextBargeUuid, this);
             _a.Dialled = true;
-            LinkGeneration = _link.Generation;
+            LinkGeneration = _sentGeneration = _link.Generation;
             _originateSent = Stopwatch.GetTimestamp();
             var cmd = _ctx.DialStrings.OriginateCaller(Job, _a.Uuid, _ctx.Advertise);
-            _originateJob = Guid.NewGuid().ToString();
-            var sent = _link.TryBgApi(cmd, _originateJob, OnOriginateReply, OnCallerJob);
+            var originateJob = Guid.NewGuid().ToString();
+            _jobIds.Add(originateJob);
+            var sent = _link.TryBgApi(cmd, originateJob, OnOriginateReply, OnCallerJob);
             if (!sent)
             {
                 _a.Dialled = false;
@@ -185,9 +180,14 @@ public sealed class CallOwner
             {
                 // The link dropped after the command was written: FreeSWITCH may be ringing the caller. The legs
                 // are kept; the outbound socket, the BACKGROUND_JOB or a uuid_exists once the link is back decides.
-                if (_ended) return;
+                if (_ended || _callStarted || _failed)
+                {
+                    Settle(false);
+                    return;
+                }
                 _a.Unconfirmed = true;
                 Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the originate; checking leg {Uuid} once it is back", _a.Uuid);
+                AwaitConfirmation();
             }
             else
             {
@@ -201,24 +201,33 @@ public sealed class CallOwner
     /// <summary>FreeSWITCH has the caller's originate: call-start, then whatever waited for it.</summary>
     private void ConfirmStart()
     {
-        if (_callStarted || _failed) return;
+        if (_callStarted || _failed || _ended) return;
         _a.Unconfirmed = false;
+        _unconfirmedDeadline?.Dispose();
+        _unconfirmedDeadline = null;
         _callStarted = true;
         _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
         _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
             ("user_id", Job.UserId), ("call_provider", Job.CallProvider), ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid));
         Settle(true);
         MakeReady(_a);
-        if (_aHangupPendingStart)
+        // (with the socket already here, OnSocketConnected hangs up through it)
+        if (_aHangupPendingStart && _socket is null)
         {
             _aHangupPendingStart = false;
-            var pending = _hangupsBeforeStart.ToArray();
-            _hangupsBeforeStart.Clear();
+            var pending = TakeHangupsBeforeStart();
             KillLegs(_hangupCause,
                 () => { foreach (var h in pending) Ack("hangup", h.Id, h.Received); },
                 () => { foreach (var h in pending) Refuse("hangup", "freeswitch unavailable", h.Id); },
                 ringingCause: _hangupCause == "MANAGER_REQUEST" ? "MANAGER_REQUEST" : "ORIGINATOR_CANCEL");
         }
+    }
+
+    private (string? Id, long Received)[] TakeHangupsBeforeStart()
+    {
+        var pending = _hangupsBeforeStart.ToArray();
+        _hangupsBeforeStart.Clear();
+        return pending;
     }
 
     /// <summary>Tells the dispatcher what to do with the job (once).</summary>
@@ -228,6 +237,35 @@ public sealed class CallOwner
         _onOriginateReplied = null;
         done?.Invoke(known);
     }
+
+    private Timer? _unconfirmedDeadline;
+
+    /// <summary>
+    /// Bounds the wait for a leg whose originate reply was lost: past ringing and the socket's connect time, a leg
+    /// FreeSWITCH had would have shown itself. Checks at once when the link already came back (the null reply
+    /// can come after the reconnect, for a command queued as the connection closed).
+    /// </summary>
+    private void AwaitConfirmation()
+    {
+        if (_link.IsUp && _link.Generation > _sentGeneration) OnLinkRestored(false);
+        _unconfirmedDeadline ??= new Timer(_ =>
+        {
+            lock (_gate)
+            {
+                _unconfirmedDeadline?.Dispose();
+                _unconfirmedDeadline = null;
+                foreach (var leg in new[] { _a, _g })
+                    if (leg is { Unconfirmed: true })
+                    {
+                        Log(LogLevel.Warning, "leg {Uuid} never showed up after its originate reply was lost; giving it up", leg.Uuid);
+                        Unconfirmable(leg);
+                    }
+            }
+        }, null, TimeSpan.FromSeconds(_ctx.Options.RingTimeoutSeconds) + _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The link generation the last originate (caller or barge) went out on.</summary>
+    private int _sentGeneration;
 
     /// <summary>The caller's originate was lost with the link and its leg is not there: the call never happened.</summary>
     private void FailUnconfirmedStart()
@@ -256,9 +294,7 @@ public sealed class CallOwner
         _ctx.Metrics.JobsFailed.WithLabels("refused").Inc();
         Log(LogLevel.Warning, "FreeSWITCH refused the call: {Cause}", cause);
         PublishEvent(Json.JobFailure(cause));
-        var pending = _hangupsBeforeStart.ToArray();
-        _hangupsBeforeStart.Clear();
-        foreach (var h in pending) Refuse("hangup", "call ended", h.Id);
+        foreach (var h in TakeHangupsBeforeStart()) Refuse("hangup", "call ended", h.Id);
         EndCall("failed");
     }
 
@@ -274,9 +310,13 @@ public sealed class CallOwner
             {
                 AnswerLeg(_a);
                 // FreeSWITCH now runs the socket app; if its connection never reaches us (refused, network), the
-                // leg would sit parked with nobody in control: give it a bounded time, then hang it up.
+                // leg would sit parked with nobody in control: give it a bounded time, then hang it up. Until the
+                // socket is here, the control link reports the caller's end.
                 if (_socket is null && !_ended)
-                    _connectTimer = new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+                {
+                    Follow(_a);
+                    _connectTimer ??= new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+                }
                 return;
             }
             var cause = HangupCauses.FromErrorReply(body);
@@ -321,8 +361,6 @@ public sealed class CallOwner
             }
             _socket = session;
             session.Tag = this;
-            // The caller's leg runs our socket app: FreeSWITCH took the originate even if its reply was lost.
-            if (_a.Unconfirmed) ConfirmStart();
             _connectTimer?.Dispose();
             _connectTimer = null;
             _ctx.Metrics.OutboundSessionsOpen.Inc();
@@ -333,12 +371,24 @@ public sealed class CallOwner
             session.TrySend(EslCommands.Filter("Unique-ID", _b.Uuid), null, flush: false);
             session.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid), null, flush: false);
             if (_g is { Alive: true }) session.TrySend(EslCommands.Filter("Unique-ID", _g.Uuid), null, flush: false);
+            // The socket now carries the caller's events; the control link no longer needs to.
+            Unfollow(_a);
+            // The caller's leg runs our socket app: FreeSWITCH took the originate even if its reply was lost.
+            if (_a.Unconfirmed) ConfirmStart();
             _a.Seen = true;
             AnswerLeg(_a);
             if (_hangupRequested)
             {
                 _aHangupSent = true;
-                session.TrySend(EslCommands.SendMsgHangup(null, _hangupCause));
+                _aHangupPendingStart = false;
+                var pending = TakeHangupsBeforeStart();
+                session.TrySend(EslCommands.SendMsgHangup(null, _hangupCause), r =>
+                {
+                    lock (_gate)
+                        foreach (var h in pending)
+                            if (r is CommandReply { IsOk: true }) Ack("hangup", h.Id, h.Received);
+                            else Refuse("hangup", "freeswitch unavailable", h.Id);
+                });
                 return;
             }
             _b.Dialled = true;
@@ -405,7 +455,8 @@ public sealed class CallOwner
                     if (leg == _a && evt["Application"] == "bridge") OnBridgeEnded(evt);
                     break;
                 case "DTMF":
-                    if (leg == _g) OnBargeDtmf(evt["DTMF-Digit"]);
+                    // Our own uuid_recv_dtmf comes back as DTMF-Source APP (its ack counted it); the rest is the keypad.
+                    if (leg == _g && evt["DTMF-Source"] != "APP" && evt["DTMF-Digit"] is [var digit and >= '0' and <= '9']) _mode.Pressed(digit - '0');
                     break;
             }
         }
@@ -577,17 +628,23 @@ public sealed class CallOwner
     private void ReportGone(Leg leg)
     {
         if (leg.HangupPublished || _ended) return;
+        AfterGrace(() =>
+        {
+            if (leg.HangupPublished || _ended) return;
+            leg.Complete = true;
+            Unfollow(leg);
+            HangupLeg(leg, "NORMAL_UNSPECIFIED");
+        });
+    }
+
+    /// <summary>Runs <paramref name="action"/> under the lock after <see cref="GoneGrace"/>.</summary>
+    private void AfterGrace(Action action)
+    {
         Timer? t = null;
         t = new Timer(_ =>
         {
             t?.Dispose();
-            lock (_gate)
-            {
-                if (leg.HangupPublished || _ended) return;
-                leg.Complete = true;
-                Unfollow(leg);
-                HangupLeg(leg, "NORMAL_UNSPECIFIED");
-            }
+            lock (_gate) action();
         }, null, GoneGrace, Timeout.InfiniteTimeSpan);
     }
 
@@ -649,8 +706,11 @@ public sealed class CallOwner
             Unfollow(leg);
         }
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
-        if (_originateJob is not null) _link.ForgetJob(_originateJob);
-        if (_bargeJob is not null) _link.ForgetJob(_bargeJob);
+        foreach (var job in _jobIds) _link.ForgetJob(job);
+        _jobIds.Clear();
+        _unconfirmedDeadline?.Dispose();
+        _unconfirmedDeadline = null;
+        foreach (var h in TakeHangupsBeforeStart()) Refuse("hangup", "call ended", h.Id);
         FailPendingModes("call ended");
         if (_callStarted) _ctx.Publisher.DeleteState(DialId);
         Log(LogLevel.Information, "call ended ({Result}): {Sides}", CallResult(result), SidesSummary());
@@ -708,7 +768,7 @@ public sealed class CallOwner
                     {
                         if (!l.Unconfirmed || r is not ApiResponse resp) return;
                         if (resp.BodyText.Trim() == "true") Confirm(l);
-                        else Unconfirmable(l);
+                        else AfterGrace(() => Unconfirmable(l)); // its last event may still be on its way
                     }
                 });
             }
@@ -759,7 +819,6 @@ public sealed class CallOwner
         leg.Dialled = false;
         if (_g == leg) _g = null;
         Unfollow(leg);
-        if (_bargeJob is not null) _link.ForgetJob(_bargeJob);
         _ctx.Registry.RemoveUuid(leg.Uuid); // or the registry pins this owner for ever
         FailPendingModes("barge refused");
         if (leg.Request is { } req) Refuse("barge", cause, req.Id);
@@ -958,7 +1017,7 @@ public sealed class CallOwner
             lock (_gate)
             {
                 // A barge leg whose originate reply was lost, and which FreeSWITCH does not know: it never rang.
-                if (leg.Unconfirmed && IsNoSuchChannel(r)) Unconfirmable(leg);
+                if (leg.Unconfirmed && IsNoSuchChannel(r)) AfterGrace(() => Unconfirmable(leg));
                 done?.Invoke(r is not null);
             }
         });
@@ -985,19 +1044,20 @@ public sealed class CallOwner
         }
         var leg = new Leg(2, _nextBargeUuid) { Dialled = true, Ready = false };
         _g = leg;
-        _mode = 0;
-        _modeBeforeThreeway = 0;
+        _mode.Reset();
         _nextBargeUuid = Guid.NewGuid().ToString();
         _ctx.Registry.AddUuid(leg.Uuid, this);
         _ctx.Registry.AddUuid(_nextBargeUuid, this);
         _ctx.Publisher.SaveState(DialId, ("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid));
-        leg.Request = new PendingMode("barge", id, -1, received);
+        leg.Request = new PendingMode("barge", id, null, received);
         if (SocketAlive) _socket!.TrySend(EslCommands.Filter("Unique-ID", _nextBargeUuid));
         else Follow(leg); // no socket to carry its events
         Log(LogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _ctx.Options.LogPhoneNumbers), leg.Uuid);
         var cmd = _ctx.DialStrings.OriginateBarger(Job, leg.Uuid, phone, callerId, _a.Uuid);
-        _bargeJob = Guid.NewGuid().ToString();
-        var sent = _link.TryBgApi(cmd, _bargeJob, reply =>
+        var bargeJob = Guid.NewGuid().ToString();
+        _jobIds.Add(bargeJob);
+        _sentGeneration = _link.Generation;
+        var sent = _link.TryBgApi(cmd, bargeJob, reply =>
         {
             lock (_gate)
             {
@@ -1014,6 +1074,7 @@ public sealed class CallOwner
                     // uuid_exists once the link is back decide; meanwhile a second barge is refused.
                     leg.Unconfirmed = true;
                     Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the barge originate; checking leg {Uuid} once it is back", leg.Uuid);
+                    AwaitConfirmation();
                 }
                 else
                 {
@@ -1049,48 +1110,39 @@ public sealed class CallOwner
             Refuse(type, "no barge leg", id);
             return;
         }
-        var pm = new PendingMode(type, id, digit, received) { PreviousMode = _mode, PreviousBeforeThreeway = _modeBeforeThreeway };
-        if (digit == -1)
+        // Planned now so that a message right behind this one sees it; a refusal takes it out again.
+        var change = _mode.Plan(digit);
+        if (change is null)
         {
-            if (_mode != 3)
-            {
-                Refuse(type, "not in threeway", id);
-                return;
-            }
-            digit = _modeBeforeThreeway;
-            pm = pm with { Digit = digit };
+            Refuse(type, "not in threeway", id);
+            return;
         }
-        else if (digit == 3 && _mode != 3)
-        {
-            _modeBeforeThreeway = _mode;
-        }
-        // Recorded now so that a message right behind this one sees it; undone if FreeSWITCH refuses.
-        _mode = digit;
+        var pm = new PendingMode(type, id, change, received);
         if (!_g.AnswerPublished) _pendingModes.Add(pm); // applied when the barger answers
         else SendMode(_g, pm);
     }
 
     private void SendMode(Leg leg, PendingMode pm)
     {
-        var sent = SendApi($"uuid_recv_dtmf {leg.Uuid} {pm.Digit}", r =>
+        var sent = SendApi($"uuid_recv_dtmf {leg.Uuid} {pm.Change!.Digit}", r =>
         {
             lock (_gate)
             {
-                if (r is ApiResponse { IsOk: true }) Ack(pm.Type, pm.Id, pm.Received);
+                if (r is ApiResponse { IsOk: true })
+                {
+                    _mode.Accepted(pm.Change);
+                    Ack(pm.Type, pm.Id, pm.Received);
+                }
                 else RefuseMode(pm, r is null ? "freeswitch unavailable" : Describe(r));
             }
         });
         if (!sent) RefuseMode(pm, "freeswitch unavailable");
     }
 
-    /// <summary>A mode change FreeSWITCH did not take changes nothing (SPEC §5): the mode goes back, unless a later one replaced it.</summary>
+    /// <summary>A mode change FreeSWITCH did not take changes nothing (SPEC §5).</summary>
     private void RefuseMode(PendingMode pm, string cause)
     {
-        if (_mode == pm.Digit)
-        {
-            _mode = pm.PreviousMode;
-            _modeBeforeThreeway = pm.PreviousBeforeThreeway;
-        }
+        if (pm.Change is not null) _mode.Refused(pm.Change);
         Refuse(pm.Type, cause, pm.Id);
     }
 
@@ -1107,16 +1159,6 @@ public sealed class CallOwner
         var list = _pendingModes.ToArray();
         _pendingModes.Clear();
         foreach (var pm in list) RefuseMode(pm, cause);
-    }
-
-    /// <summary>The barger's DTMF (from our uuid_recv_dtmf or its keypad) sets the eavesdrop mode.</summary>
-    private void OnBargeDtmf(string? digit)
-    {
-        if (digit is not { Length: 1 }) return;
-        var d = digit[0] - '0';
-        if (d is < 0 or > 3) return;
-        if (d == 3 && _mode != 3) _modeBeforeThreeway = _mode;
-        _mode = d;
     }
 
     // ------------------------------------------------------------------ drain
@@ -1159,8 +1201,11 @@ public sealed class CallOwner
         lock (_gate)
         {
             if (_ended) return;
-            if (_a.Unconfirmed)
+            if (!_callStarted)
             {
+                // FreeSWITCH never confirmed the originate (reply lost or still outstanding): the call fails and the
+                // job is kept in the dead-letter list.
+                _a.Unconfirmed = true;
                 FailUnconfirmedStart();
                 return;
             }

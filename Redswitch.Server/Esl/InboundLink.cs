@@ -155,6 +155,9 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 
     public void ForgetJob(string jobUuid) => _jobs.TryRemove(jobUuid, out _);
 
+    /// <summary>bgapi commands whose BACKGROUND_JOB has not come yet (tests: nothing is left behind).</summary>
+    internal int PendingJobs => _jobs.Count;
+
     /// <summary>
     /// Delivers this leg's channel events from now on, on this connection and on every later one (a
     /// <c>filter Unique-ID</c>); what happened before is for the caller to ask (<c>uuid_exists</c>), after
@@ -211,7 +214,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     }
 
     /// <summary>
-    /// Events, then the filters: BACKGROUND_JOB and HEARTBEAT by name, and every followed leg by uuid. The
+    /// The filters (BACKGROUND_JOB and HEARTBEAT by name, every followed leg by uuid), then the events. The
     /// link counts as up when the last reply arrived (replies come in order), so a followed leg's events are
     /// flowing before any owner checks on it.
     /// </summary>
@@ -226,11 +229,12 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         lock (_gate)
         {
             if (!ReferenceEquals(session, _session)) return;
-            session.TrySend(EslCommands.Event(EslEventFormat.Plain, Subscribed), Check, flush: false);
+            // Filters first: from the moment events are switched on, they are already narrowed.
             session.TrySend(EslCommands.Filter("Event-Name", "BACKGROUND_JOB"), Check, flush: false);
+            session.TrySend(EslCommands.Filter("Event-Name", "HEARTBEAT"), Check, flush: false);
             foreach (var uuid in _followed) session.TrySend(EslCommands.Filter("Unique-ID", uuid), Check, flush: false);
             _filtered = session;
-            session.TrySend(EslCommands.Filter("Event-Name", "HEARTBEAT"), r =>
+            session.TrySend(EslCommands.Event(EslEventFormat.Plain, Subscribed), r =>
             {
                 Check(r);
                 if (r is null) return;

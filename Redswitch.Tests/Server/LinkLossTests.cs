@@ -93,6 +93,14 @@ public class LinkLossTests : RedisAndSimulatorTests
         await watch.ExpectQuietAsync(0.5);
     }
 
+    /// <summary>Once a call is over, nothing of it stays behind: no live call, no followed leg, no pending bgapi.</summary>
+    private static async Task AssertNothingLeftAsync(ServerHarness server)
+    {
+        var link = server.Service.Links!.Links[0];
+        await WaitAsync(() => server.Service.Registry.Live == 0 && link.FollowedCount == 0 && link.PendingJobs == 0, 5,
+            $"the call forgotten (live {server.Service.Registry.Live}, followed {link.FollowedCount}, pending jobs {link.PendingJobs})");
+    }
+
     // ------------------------------------------------------------------ the control link follows dropped legs
 
     [Test]
@@ -113,6 +121,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         var active = (await _redis.Db.ListRangeAsync(Key(dialId))).Select(v => (string)v!);
         Assert.That(active, Is.EquivalentTo(new[] { "ACTIVE.0", "ACTIVE.1" }));
         await HangupAsync(watch, 0, 1);
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -135,6 +144,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("unthreeway")));
         await WaitModeAsync(barger, "target");
         await HangupAsync(watch, 0, 1, 2);
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -157,6 +167,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         Assert.That(tail, Is.EquivalentTo(new[] { Hangup(0, "NORMAL_CLEARING"), Hangup(1, "NORMAL_CLEARING") }));
         await watch.ExpectQuietAsync(0.5);
         Assert.That(_sim.LiveChannels, Is.Zero);
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -168,10 +179,11 @@ public class LinkLossTests : RedisAndSimulatorTests
         await using var watch = await AnsweredCallAsync(dialId);
         await HangupAsync(watch, 0, 1);
         var after = await InboundFramesAsync(server);
-        // The originate's reply and its BACKGROUND_JOB (a silence probe's reply at most); unfiltered, each leg's
-        // CHANNEL_ANSWER and CHANNEL_HANGUP_COMPLETE would come too.
-        Assert.That(after - before, Is.InRange(2, 3));
-        Assert.That(server.Service.Links!.Links[0].FollowedCount, Is.Zero);
+        // The originate's reply and its BACKGROUND_JOB, the replies to following the caller until its socket came
+        // (filter, filter delete), a silence probe's reply at most; unfiltered, each leg's CHANNEL_ANSWER and
+        // CHANNEL_HANGUP_COMPLETE would come too (4 more).
+        Assert.That(after - before, Is.InRange(2, 5));
+        await AssertNothingLeftAsync(server);
     }
 
     private static async Task<double> InboundFramesAsync(ServerHarness server)
@@ -201,6 +213,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         await WaitAsync(() => _redis.Db.ListLength($"{{{JobList}}}.processing.{server.Service.InstanceId}") == 0, 5, "the job leaves the processing list");
         Assert.That(await _redis.Db.ListLengthAsync($"{{{JobList}}}.dead"), Is.Zero);
         await HangupAsync(watch, 0, 1);
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -228,7 +241,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         Assert.That(dead, Does.Contain(dialId).And.Contain("\"cause\": \"freeswitch link lost\""));
         Assert.That(await _redis.Db.ListLengthAsync($"{{{JobList}}}.processing.{server.Service.InstanceId}"), Is.Zero);
         Assert.That(_sim!.SessionsSinceStartup, Is.Zero, "nothing was dialled");
-        Assert.That(server.Service.Registry.Live, Is.Zero);
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -257,6 +270,33 @@ public class LinkLossTests : RedisAndSimulatorTests
         Assert.That(_sim.LiveChannels, Is.Zero);
         await WaitAsync(() => _redis.Db.ListLength($"{{{JobList}}}.processing.{server.Service.InstanceId}") == 0, 5, "the job leaves the processing list");
         Assert.That(await _redis.Db.ListLengthAsync($"{{{JobList}}}.dead"), Is.Zero);
+        await AssertNothingLeftAsync(server);
+    }
+
+    [Test]
+    public async Task HangupWhileTheOriginateReplyIsLostIsCarriedOutByTheSocketThatProvesTheCall()
+    {
+        // The link stays down: only the caller's socket, once the phone answers, shows FreeSWITCH had the call.
+        var server = await StartServerAsync();
+        _sim!.SetBehaviour("15550000334", PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(1.5)));
+        var faults = InjectFaults();
+        var dialId = NewDialId();
+        faults.OriginateMarker = $"dial_id={dialId}";
+        faults.OnOriginate = CommandFault.DropInsteadOfReply;
+        faults.RefuseAuth = true;
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, caller: "15550000334"));
+        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the originate")), 5, "the lost reply noticed");
+        await watch.SendAsync("""{"type": "hangup"}""");
+
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Answer(0)));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("hangup")));
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Hangup(0, "NORMAL_CLEARING")));
+        await watch.ExpectQuietAsync(0.5);
+        Assert.That(_sim.LiveChannels, Is.Zero, "the callee was never dialled");
+        faults.RefuseAuth = false;
+        await AssertNothingLeftAsync(server);
     }
 
     [Test]
@@ -278,21 +318,29 @@ public class LinkLossTests : RedisAndSimulatorTests
     }
 
     [Test]
-    public async Task BargeLostWithTheLinkFailsAndTheNextBargeRings()
+    public async Task BargeLostWithTheLinkBlocksTheNextUntilTheLinkSaysItNeverRang()
     {
-        await StartServerAsync();
+        var server = await StartServerAsync();
         var faults = InjectFaults();
         var dialId = NewDialId();
         await using var watch = await AnsweredCallAsync(dialId);
         faults.OriginateMarker = "call-side=2";
         faults.OnOriginate = CommandFault.DropBeforeRunning;
+        faults.RefuseAuth = true;
 
         await watch.SendAsync("""{"type": "barge", "phone_number": "15550000777", "id": "b1"}""");
+        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the barge originate")), 5, "the lost reply noticed");
+        await watch.SendAsync("""{"type": "barge", "phone_number": "15550000778", "id": "b2"}""");
+        Assert.That(await watch.NextAsync(), Is.EqualTo(ControlFailure("barge", "barge already active").Replace("}", ", \"id\": \"b2\"}")));
+        await watch.ExpectQuietAsync(0.5); // b1: nothing known yet
+        faults.RefuseAuth = false;
         Assert.That(await watch.NextAsync(10), Is.EqualTo(ControlFailure("barge", "freeswitch unavailable").Replace("}", ", \"id\": \"b1\"}")));
+
         await watch.SendAsync("""{"type": "barge", "phone_number": "15550000777"}""");
         Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("barge")));
         Assert.That(await watch.NextAsync(), Is.EqualTo(Answer(2)));
         await HangupAsync(watch, 0, 1, 2);
+        await AssertNothingLeftAsync(server);
     }
 
     // ------------------------------------------------------------------ refused commands change nothing
@@ -317,6 +365,31 @@ public class LinkLossTests : RedisAndSimulatorTests
         await watch.SendAsync("""{"type": "whisper"}""");
         Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("whisper")));
         await WaitModeAsync(barger, "target");
+        await HangupAsync(watch, 0, 1, 2);
+    }
+
+    [Test]
+    public async Task ARefusedModeChangeFollowedAtOnceByAnotherLeavesNoTrace()
+    {
+        // whisper (refused) and threeway go out back to back: unthreeway must return to listening, the mode
+        // FreeSWITCH actually had before three-way, not to the whisper it never took.
+        await StartServerAsync();
+        var faults = InjectFaults();
+        var dialId = NewDialId();
+        await using var watch = await AnsweredCallAsync(dialId);
+        var barger = await BargeAsync(watch, dialId);
+        faults.Other = line => line.StartsWith("api uuid_recv_dtmf ", StringComparison.Ordinal) && line.EndsWith(" 2", StringComparison.Ordinal)
+            ? CommandFault.Reply("-ERR Operation failed\n")
+            : null;
+
+        await Task.WhenAll(watch.SendAsync("""{"type": "whisper"}"""), watch.SendAsync("""{"type": "threeway"}"""));
+        var replies = await watch.CollectAsync(_ => true, 2);
+        Assert.That(replies, Is.EquivalentTo(new[] { ControlFailure("whisper", "-ERR Operation failed"), Ack("threeway") }));
+        await WaitModeAsync(barger, "both");
+        faults.Other = null;
+        await watch.SendAsync("""{"type": "unthreeway"}""");
+        Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("unthreeway")));
+        await WaitModeAsync(barger, "listen");
         await HangupAsync(watch, 0, 1, 2);
     }
 }
