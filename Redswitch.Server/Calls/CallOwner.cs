@@ -310,13 +310,8 @@ public sealed class CallOwner
             {
                 AnswerLeg(_a);
                 // FreeSWITCH now runs the socket app; if its connection never reaches us (refused, network), the
-                // leg would sit parked with nobody in control: give it a bounded time, then hang it up. Until the
-                // socket is here, the control link reports the caller's end.
-                if (_socket is null && !_ended)
-                {
-                    Follow(_a);
-                    _connectTimer ??= new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
-                }
+                // leg would sit parked with nobody in control: give it a bounded time, then hang it up.
+                if (_socket is null && !_ended) StartConnectTimer();
                 return;
             }
             var cause = HangupCauses.FromErrorReply(body);
@@ -333,16 +328,42 @@ public sealed class CallOwner
     }
 
     private Timer? _connectTimer;
+    private bool _socketLate;
 
-    private void OnConnectTimeout()
+    /// <summary>The socket normally follows the caller's answer within milliseconds; after this, it is late.</summary>
+    private TimeSpan SocketLateAfter => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, _ctx.Options.SocketConnectTimeout.Ticks / 2));
+
+    private void StartConnectTimer() =>
+        _connectTimer ??= new Timer(_ => OnConnectTimer(), null, SocketLateAfter, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// First when the socket is late: from then on the control link reports the caller's end (a caller who hung up
+    /// meanwhile is found by uuid_exists). Following only late legs keeps the link quiet for the normal call. Then,
+    /// at SocketConnectTimeout, the leg is hung up: nobody controls it.
+    /// </summary>
+    private void OnConnectTimer()
     {
         lock (_gate)
         {
-            _connectTimer?.Dispose();
+            if (_connectTimer is null) return;
+            if (_socket is not null || _ended || !_a.Alive || _aHangupSent)
+            {
+                _connectTimer.Dispose();
+                _connectTimer = null;
+                return;
+            }
+            if (!_socketLate)
+            {
+                _socketLate = true;
+                Log(LogLevel.Warning, "the caller's leg has not connected to the outbound server yet; following it through the control link");
+                Follow(_a);
+                CheckExists(_a);
+                _connectTimer.Change(_ctx.Options.SocketConnectTimeout - SocketLateAfter, Timeout.InfiniteTimeSpan);
+                return;
+            }
+            _connectTimer.Dispose();
             _connectTimer = null;
-            if (_socket is not null || _ended || !_a.Alive || _aHangupSent) return;
             Log(LogLevel.Warning, "the caller's leg never connected to the outbound server; hanging it up");
-            Follow(_a);
             HangupCaller("NORMAL_CLEARING");
         }
     }
@@ -429,8 +450,7 @@ public sealed class CallOwner
                     leg.Seen = true;
                     AnswerLeg(leg);
                     // Seen on the control link only when the originate's +OK was lost: the socket must still come.
-                    if (leg == _a && _socket is null && _connectTimer is null && !_ended)
-                        _connectTimer = new Timer(_ => OnConnectTimeout(), null, _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+                    if (leg == _a && _socket is null && !_ended) StartConnectTimer();
                     break;
                 case "CHANNEL_HANGUP":
                     leg.Seen = true;
