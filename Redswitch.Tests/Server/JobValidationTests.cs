@@ -31,7 +31,14 @@ public class JobValidationTests
 
     [TestCase("not json", "invalid json", false)]
     [TestCase("[1,2]", "invalid json", false)]
+    [TestCase("\"asp-call\"", "invalid json", false)]
+    [TestCase("{\"type\": \"asp-call\", \"dial_id\": \"d1\"} trailing", "invalid json", false)]
+    [TestCase("{\"type\": \"asp-call\", \"dial_id\": \"d1\"", "invalid json", false)]
+    [TestCase("{\"type\": \"asp-call\", \"x\": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", "invalid json", false)]
+    [TestCase("{\"type\": \"asp-call\", /* c */ \"dial_id\": \"d1\"}", "invalid json", false)]
     [TestCase("{\"dial_id\": \"d1\"}", "missing type", true)]
+    [TestCase("{\"type\": {\"asp-call\": 1}, \"dial_id\": \"d1\"}", "unknown type", true)]
+    [TestCase("{\"type\": \"asp-call\", \"dial_id\": {\"a\": \"d1\"}}", "invalid dial_id", false)]
     [TestCase("{\"type\": \"other\", \"dial_id\": \"d1\"}", "unknown type", true)]
     public void UnusableJobs(string raw, string cause, bool hasDialId)
     {
@@ -39,6 +46,24 @@ public class JobValidationTests
         Assert.That(r.Job, Is.Null);
         Assert.That(r.Cause, Is.EqualTo(cause));
         Assert.That(r.DialId is not null, Is.EqualTo(hasDialId));
+    }
+
+    [Test]
+    public void ALaterCopyOfAFieldWinsAndUnknownFieldsOfAnyShapeAreSkipped()
+    {
+        var raw = Valid.Replace("\"type\": \"asp-call\",",
+            "\"type\": \"asp-call\", \"dial_id\": \"first\", \"extra\": {\"dial_id\": \"nested\", \"list\": [1, {\"a\": null}]}, \"note\": \"" + new string('x', 2000) + "\",");
+        var r = JobParser.Parse(raw);
+        Assert.That(r.Cause, Is.Null, "a job over 1 KiB is read as well");
+        Assert.That(r.Job!.DialId, Is.EqualTo("talkiq_dial_id"));
+    }
+
+    [Test]
+    public void NumbersMadeOfDigitsAreTakenAsText()
+    {
+        var r = JobParser.Parse(Valid.Replace("\"1415697098\"", "1415697098"));
+        Assert.That(r.Job!.CalleeNumber, Is.EqualTo("1415697098"));
+        Assert.That(JobParser.Parse(Valid.Replace("\"1415697098\"", "1.5e3")).Cause, Is.EqualTo("invalid callee_number"));
     }
 
     public static IEnumerable<string> FieldNames =>
