@@ -168,6 +168,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         lock (_gate)
         {
             if (!_followed.Add(uuid)) return;
+            _metrics.EslFollowedLegs.WithLabels(_node.ToString()).Set(_followed.Count);
             _filtered?.TrySend(EslCommands.Filter("Unique-ID", uuid));
         }
     }
@@ -177,6 +178,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         lock (_gate)
         {
             if (!_followed.Remove(uuid)) return;
+            _metrics.EslFollowedLegs.WithLabels(_node.ToString()).Set(_followed.Count);
             _filtered?.TrySend(EslCommands.FilterDelete("Unique-ID", uuid));
         }
     }

@@ -17,6 +17,7 @@ public sealed class RedswitchMetrics
     public Counter ControlMessages { get; }
     public Histogram ControlLatency { get; }
     public Gauge EslLinksUp { get; }
+    public Gauge EslFollowedLegs { get; }
     public Gauge OutboundSessionsOpen { get; }
     public Counter EslFrames { get; }
     public Counter EslBytes { get; }
@@ -38,6 +39,8 @@ public sealed class RedswitchMetrics
         ControlLatency = f.CreateHistogram("redswitch_control_latency_seconds", "Control message received to FreeSWITCH accepted.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0002, 2, 14) });
         EslLinksUp = f.CreateGauge("redswitch_esl_links_up", "Inbound ESL links authenticated, per node.", "node");
+        EslFollowedLegs = f.CreateGauge("redswitch_esl_followed_legs",
+            "Legs whose events the control link carries (their socket dropped or is late): one filter each on FreeSWITCH's side.", "node");
         OutboundSessionsOpen = f.CreateGauge("redswitch_outbound_sessions_open", "Outbound socket sessions open.");
         EslFrames = f.CreateCounter("redswitch_esl_frames_total", "ESL frames received.", "link");
         EslBytes = f.CreateCounter("redswitch_esl_bytes_total", "ESL bytes received.", "link");

@@ -118,6 +118,8 @@ public class LinkLossTests : RedisAndSimulatorTests
 
         server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
         Assert.That(await watch.NextAsync(5), Is.EqualTo(Answer(1)));
+        var metrics = await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics"));
+        Assert.That(metrics, Does.Contain($"redswitch_esl_followed_legs{{node=\"127.0.0.1:{_simPort}\"}} 2"), "caller and callee followed");
         var active = (await _redis.Db.ListRangeAsync(Key(dialId))).Select(v => (string)v!);
         Assert.That(active, Is.EquivalentTo(new[] { "ACTIVE.0", "ACTIVE.1" }));
         await HangupAsync(watch, 0, 1);
