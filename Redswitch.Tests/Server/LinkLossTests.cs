@@ -197,16 +197,31 @@ public class LinkLossTests : RedisAndSimulatorTests
 
     // ------------------------------------------------------------------ replies lost with the link
 
+    /// <summary>
+    /// Pushes a call whose <c>bgapi originate</c> meets <paramref name="fault"/>; with <paramref name="holdLinkDown"/>
+    /// the control link cannot authenticate again until the test lets it (and the lost reply has been noticed).
+    /// </summary>
+    private async Task<(ChannelWatcher Watch, Faults Faults, string DialId)> PushWithLostOriginateAsync(
+        ServerHarness server, CommandFault fault, bool holdLinkDown, string caller = "15105625882")
+    {
+        var faults = InjectFaults();
+        var dialId = NewDialId();
+        faults.OriginateMarker = $"dial_id={dialId}";
+        faults.OnOriginate = fault;
+        faults.RefuseAuth = holdLinkDown;
+        var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId, caller: caller));
+        if (holdLinkDown)
+            await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the originate")), 5, "the lost reply noticed");
+        return (watch, faults, dialId);
+    }
+
     [Test]
     public async Task OriginateWhoseReplyWasLostGoesOnWhenFreeSwitchHadIt()
     {
         var server = await StartServerAsync();
-        var faults = InjectFaults();
-        var dialId = NewDialId();
-        faults.OriginateMarker = $"dial_id={dialId}";
-        faults.OnOriginate = CommandFault.DropInsteadOfReply;
-        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
-        await PushAsync(_redis, Call(dialId));
+        var (watch, _, dialId) = await PushWithLostOriginateAsync(server, CommandFault.DropInsteadOfReply, holdLinkDown: false);
+        await using var _ = watch;
 
         Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
         Assert.That(await watch.NextAsync(), Is.EqualTo(Answer(0)));
@@ -221,14 +236,8 @@ public class LinkLossTests : RedisAndSimulatorTests
     public async Task OriginateLostWithTheLinkFailsIsDeadLetteredAndAnswersAHangupSentMeanwhile()
     {
         var server = await StartServerAsync();
-        var faults = InjectFaults();
-        var dialId = NewDialId();
-        faults.OriginateMarker = $"dial_id={dialId}";
-        faults.OnOriginate = CommandFault.DropBeforeRunning;
-        faults.RefuseAuth = true;
-        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
-        await PushAsync(_redis, Call(dialId));
-        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the originate")), 5, "the lost reply noticed");
+        var (watch, faults, dialId) = await PushWithLostOriginateAsync(server, CommandFault.DropBeforeRunning, holdLinkDown: true);
+        await using var _ = watch;
 
         await watch.SendAsync("""{"type": "hangup"}""");
         await watch.ExpectQuietAsync(0.5); // nothing is acked before FreeSWITCH took anything
@@ -250,14 +259,8 @@ public class LinkLossTests : RedisAndSimulatorTests
     {
         var server = await StartServerAsync(new() { ["RING_TIMEOUT"] = "30" });
         _sim!.SetBehaviour("15550000333", PhoneBehaviour.NoAnswer(null));
-        var faults = InjectFaults();
-        var dialId = NewDialId();
-        faults.OriginateMarker = $"dial_id={dialId}";
-        faults.OnOriginate = CommandFault.DropInsteadOfReply;
-        faults.RefuseAuth = true;
-        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
-        await PushAsync(_redis, Call(dialId, caller: "15550000333"));
-        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the originate")), 5, "the lost reply noticed");
+        var (watch, faults, dialId) = await PushWithLostOriginateAsync(server, CommandFault.DropInsteadOfReply, holdLinkDown: true, caller: "15550000333");
+        await using var _ = watch;
 
         await watch.SendAsync("""{"type": "hangup", "id": 5}""");
         await watch.ExpectQuietAsync(0.5);
@@ -280,14 +283,8 @@ public class LinkLossTests : RedisAndSimulatorTests
         // The link stays down: only the caller's socket, once the phone answers, shows FreeSWITCH had the call.
         var server = await StartServerAsync();
         _sim!.SetBehaviour("15550000334", PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(1.5)));
-        var faults = InjectFaults();
-        var dialId = NewDialId();
-        faults.OriginateMarker = $"dial_id={dialId}";
-        faults.OnOriginate = CommandFault.DropInsteadOfReply;
-        faults.RefuseAuth = true;
-        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
-        await PushAsync(_redis, Call(dialId, caller: "15550000334"));
-        await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("control link lost before FreeSWITCH answered the originate")), 5, "the lost reply noticed");
+        var (watch, faults, dialId) = await PushWithLostOriginateAsync(server, CommandFault.DropInsteadOfReply, holdLinkDown: true, caller: "15550000334");
+        await using var _ = watch;
         await watch.SendAsync("""{"type": "hangup"}""");
 
         Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
@@ -346,17 +343,25 @@ public class LinkLossTests : RedisAndSimulatorTests
 
     // ------------------------------------------------------------------ refused commands change nothing
 
-    [Test]
-    public async Task AModeChangeFreeSwitchRefusesChangesNothing()
+    /// <summary>A call with an answered barger, where FreeSWITCH refuses <c>uuid_recv_dtmf … digit</c>.</summary>
+    private async Task<(ChannelWatcher Watch, string Barger)> BargedCallRefusingDigitAsync(char digit)
     {
         await StartServerAsync();
         var faults = InjectFaults();
         var dialId = NewDialId();
-        await using var watch = await AnsweredCallAsync(dialId);
+        var watch = await AnsweredCallAsync(dialId);
         var barger = await BargeAsync(watch, dialId);
-        faults.Other = line => line.StartsWith("api uuid_recv_dtmf ", StringComparison.Ordinal) && line.EndsWith(" 3", StringComparison.Ordinal)
+        faults.Other = line => line.StartsWith("api uuid_recv_dtmf ", StringComparison.Ordinal) && line.EndsWith($" {digit}", StringComparison.Ordinal)
             ? CommandFault.Reply("-ERR Operation failed\n")
             : null;
+        return (watch, barger);
+    }
+
+    [Test]
+    public async Task AModeChangeFreeSwitchRefusesChangesNothing()
+    {
+        var (watch, barger) = await BargedCallRefusingDigitAsync('3');
+        await using var _ = watch;
 
         await watch.SendAsync("""{"type": "threeway"}""");
         Assert.That(await watch.NextAsync(), Is.EqualTo(ControlFailure("threeway", "-ERR Operation failed")));
@@ -374,20 +379,13 @@ public class LinkLossTests : RedisAndSimulatorTests
     {
         // whisper (refused) and threeway go out back to back: unthreeway must return to listening, the mode
         // FreeSWITCH actually had before three-way, not to the whisper it never took.
-        await StartServerAsync();
-        var faults = InjectFaults();
-        var dialId = NewDialId();
-        await using var watch = await AnsweredCallAsync(dialId);
-        var barger = await BargeAsync(watch, dialId);
-        faults.Other = line => line.StartsWith("api uuid_recv_dtmf ", StringComparison.Ordinal) && line.EndsWith(" 2", StringComparison.Ordinal)
-            ? CommandFault.Reply("-ERR Operation failed\n")
-            : null;
+        var (watch, barger) = await BargedCallRefusingDigitAsync('2');
+        await using var _ = watch;
 
         await Task.WhenAll(watch.SendAsync("""{"type": "whisper"}"""), watch.SendAsync("""{"type": "threeway"}"""));
         var replies = await watch.CollectAsync(_ => true, 2);
         Assert.That(replies, Is.EquivalentTo(new[] { ControlFailure("whisper", "-ERR Operation failed"), Ack("threeway") }));
         await WaitModeAsync(barger, "both");
-        faults.Other = null;
         await watch.SendAsync("""{"type": "unthreeway"}""");
         Assert.That(await watch.NextAsync(), Is.EqualTo(Ack("unthreeway")));
         await WaitModeAsync(barger, "listen");
