@@ -129,6 +129,8 @@ public static class LoadCommand
             Field("control_ms_p50", Pct(rtt, 50));
             Field("control_ms_p99", Pct(rtt, 99));
             Field("cpu_ms_per_call", (cpuSetUp + cpuHangup) * 1000 / Math.Max(1, s.Calls));
+            Field("cpu_ms_per_call_setup", cpuSetUp * 1000 / Math.Max(1, s.Calls));
+            Field("cpu_ms_per_call_hangup", cpuHangup * 1000 / Math.Max(1, s.Calls));
             Field("cpu_ms_per_control", cpuControls * 1000 / Math.Max(1, rtt.Count + barged.Count));
             Field("calls_per_cpu_second", s.Calls / Math.Max(1e-9, cpuSetUp + cpuHangup));
             Field("rss_kb_idle", rssPeak > 0 ? rss0 : 0);

@@ -8,10 +8,21 @@ namespace Redswitch.Server.Calls;
 /// </summary>
 public sealed class BargeMode
 {
-    /// <summary>One requested change, sent to FreeSWITCH as <see cref="Digit"/>.</summary>
-    public sealed class Change(int digit)
+    /// <summary>
+    /// One requested change. <see cref="Digit"/> is what goes to FreeSWITCH; for unthreeway it follows the changes
+    /// before it until the change is sent (<see cref="Send"/>), so a refusal ahead of it is not replayed.
+    /// </summary>
+    public sealed class Change
     {
-        public int Digit { get; } = digit;
+        internal Change(int digit, bool back)
+        {
+            Digit = digit;
+            Back = back;
+        }
+
+        public int Digit { get; internal set; }
+        internal bool Back { get; }
+        internal bool Sent { get; set; }
     }
 
     private readonly List<Change> _inFlight = [];
@@ -40,15 +51,18 @@ public sealed class BargeMode
     /// </summary>
     public Change? Plan(int digit)
     {
-        if (digit == -1)
-        {
-            if (Intended != 3) return null;
-            digit = IntendedBeforeThreeway;
-        }
-        var change = new Change(digit);
+        if (digit == -1 && Intended != 3) return null;
+        var change = new Change(digit == -1 ? IntendedBeforeThreeway : digit, back: digit == -1);
         _inFlight.Add(change);
         Recompute();
         return change;
+    }
+
+    /// <summary>The digit to send for the change; fixed from now on.</summary>
+    public int Send(Change change)
+    {
+        change.Sent = true;
+        return change.Digit;
     }
 
     /// <summary>FreeSWITCH took the change.</summary>
@@ -77,7 +91,11 @@ public sealed class BargeMode
     {
         var mode = _confirmed;
         var before = _confirmedBefore;
-        foreach (var c in _inFlight) Apply(ref mode, ref before, c.Digit);
+        foreach (var c in _inFlight)
+        {
+            if (c.Back && !c.Sent) c.Digit = mode == 3 ? before : mode;
+            Apply(ref mode, ref before, c.Digit);
+        }
         Intended = mode;
         IntendedBeforeThreeway = before;
     }

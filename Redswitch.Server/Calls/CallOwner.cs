@@ -61,6 +61,14 @@ public sealed class CallOwner
         public bool Followed;
         /// <summary>The barge message that dialled this leg, answered once the originate is accepted.</summary>
         public PendingMode? Request;
+        /// <summary>While <see cref="Unconfirmed"/>: when to give the leg up.</summary>
+        public Timer? Deadline;
+
+        public void StopDeadline()
+        {
+            Deadline?.Dispose();
+            Deadline = null;
+        }
         public bool Alive => Dialled && !HangupPublished;
     }
 
@@ -187,7 +195,7 @@ public sealed class CallOwner
                 }
                 _a.Unconfirmed = true;
                 Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the originate; checking leg {Uuid} once it is back", _a.Uuid);
-                AwaitConfirmation();
+                AwaitConfirmation(_a);
             }
             else
             {
@@ -203,8 +211,7 @@ public sealed class CallOwner
     {
         if (_callStarted || _failed || _ended) return;
         _a.Unconfirmed = false;
-        _unconfirmedDeadline?.Dispose();
-        _unconfirmedDeadline = null;
+        _a.StopDeadline();
         _callStarted = true;
         _ctx.Publisher.Start(DialId, Job.OrgId, Job.UserId, Json.CallStart(DialId));
         _ctx.Publisher.SaveState(DialId, ("instance", _ctx.InstanceId), ("node", _link.Node.ToString()), ("org_id", Job.OrgId),
@@ -238,30 +245,31 @@ public sealed class CallOwner
         done?.Invoke(known);
     }
 
-    private Timer? _unconfirmedDeadline;
-
     /// <summary>
     /// Bounds the wait for a leg whose originate reply was lost: past ringing and the socket's connect time, a leg
     /// FreeSWITCH had would have shown itself. Checks at once when the link already came back (the null reply
     /// can come after the reconnect, for a command queued as the connection closed).
     /// </summary>
-    private void AwaitConfirmation()
+    private void AwaitConfirmation(Leg leg)
     {
         if (_link.IsUp && _link.Generation > _sentGeneration) OnLinkRestored(false);
-        _unconfirmedDeadline ??= new Timer(_ =>
+        leg.StopDeadline();
+        Timer? timer = null;
+        timer = new Timer(_ =>
         {
             lock (_gate)
             {
-                _unconfirmedDeadline?.Dispose();
-                _unconfirmedDeadline = null;
-                foreach (var leg in new[] { _a, _g })
-                    if (leg is { Unconfirmed: true })
-                    {
-                        Log(LogLevel.Warning, "leg {Uuid} never showed up after its originate reply was lost; giving it up", leg.Uuid);
-                        Unconfirmable(leg);
-                    }
+                if (!ReferenceEquals(leg.Deadline, timer)) return; // stopped or replaced meanwhile
+                leg.StopDeadline();
+                if (!leg.Unconfirmed) return;
+                Log(LogLevel.Warning, "leg {Uuid} never showed up after its originate reply was lost; giving it up", leg.Uuid);
+                // In case FreeSWITCH has it after all and the link can still say so: do not leave it ringing.
+                _link.TryApi($"uuid_kill {leg.Uuid} ORIGINATOR_CANCEL", _ => { });
+                Unconfirmable(leg);
             }
-        }, null, TimeSpan.FromSeconds(_ctx.Options.RingTimeoutSeconds) + _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
+        }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        leg.Deadline = timer;
+        timer.Change(TimeSpan.FromSeconds(_ctx.Options.RingTimeoutSeconds) + _ctx.Options.SocketConnectTimeout, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The link generation the last originate (caller or barge) went out on.</summary>
@@ -329,12 +337,16 @@ public sealed class CallOwner
 
     private Timer? _connectTimer;
     private bool _socketLate;
+    /// <summary>The caller's socket came (and may have gone since): no connect timer from then on.</summary>
+    private bool _socketSeen;
 
     /// <summary>The socket normally follows the caller's answer within milliseconds; after this, it is late.</summary>
     private TimeSpan SocketLateAfter => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, _ctx.Options.SocketConnectTimeout.Ticks / 2));
 
-    private void StartConnectTimer() =>
-        _connectTimer ??= new Timer(_ => OnConnectTimer(), null, SocketLateAfter, Timeout.InfiniteTimeSpan);
+    private void StartConnectTimer()
+    {
+        if (!_socketSeen) _connectTimer ??= new Timer(_ => OnConnectTimer(), null, SocketLateAfter, Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>
     /// First when the socket is late: from then on the control link reports the caller's end (a caller who hung up
@@ -381,6 +393,7 @@ public sealed class CallOwner
                 return;
             }
             _socket = session;
+            _socketSeen = true;
             session.Tag = this;
             _connectTimer?.Dispose();
             _connectTimer = null;
@@ -394,8 +407,9 @@ public sealed class CallOwner
             if (_g is { Alive: true }) session.TrySend(EslCommands.Filter("Unique-ID", _g.Uuid), null, flush: false);
             // The socket now carries the caller's events; the control link no longer needs to.
             Unfollow(_a);
-            // The caller's leg runs our socket app: FreeSWITCH took the originate even if its reply was lost.
-            if (_a.Unconfirmed) ConfirmStart();
+            // The caller's leg runs our socket app: FreeSWITCH took the originate, whether its reply was lost or is
+            // only late (a stalled link).
+            if (!_callStarted) ConfirmStart();
             _a.Seen = true;
             AnswerLeg(_a);
             if (_hangupRequested)
@@ -403,13 +417,14 @@ public sealed class CallOwner
                 _aHangupSent = true;
                 _aHangupPendingStart = false;
                 var pending = TakeHangupsBeforeStart();
-                session.TrySend(EslCommands.SendMsgHangup(null, _hangupCause), r =>
+                var sent = session.TrySend(EslCommands.SendMsgHangup(null, _hangupCause), r =>
                 {
                     lock (_gate)
                         foreach (var h in pending)
                             if (r is CommandReply { IsOk: true }) Ack("hangup", h.Id, h.Received);
                             else Refuse("hangup", "freeswitch unavailable", h.Id);
                 });
+                if (!sent) foreach (var h in pending) Refuse("hangup", "freeswitch unavailable", h.Id);
                 return;
             }
             _b.Dialled = true;
@@ -605,10 +620,12 @@ public sealed class CallOwner
         else
         {
             Follow(_a);
-            _link.TryApi($"uuid_kill {_a.Uuid} {cause}", r =>
+            var sent = _link.TryApi($"uuid_kill {_a.Uuid} {cause}", r =>
             {
                 if (IsNoSuchChannel(r)) lock (_gate) ReportGone(_a);
             });
+            // Nothing went out (the link is down): a later attempt, or the link's return, must still be able to.
+            if (!sent) _aHangupSent = false;
         }
     }
 
@@ -728,8 +745,7 @@ public sealed class CallOwner
         _ctx.Registry.RemoveUuid(_nextBargeUuid);
         foreach (var job in _jobIds) _link.ForgetJob(job);
         _jobIds.Clear();
-        _unconfirmedDeadline?.Dispose();
-        _unconfirmedDeadline = null;
+        foreach (var leg in new[] { _a, _g }) leg?.StopDeadline();
         foreach (var h in TakeHangupsBeforeStart()) Refuse("hangup", "call ended", h.Id);
         FailPendingModes("call ended");
         if (_callStarted) _ctx.Publisher.DeleteState(DialId);
@@ -813,6 +829,7 @@ public sealed class CallOwner
             return;
         }
         leg.Unconfirmed = false;
+        leg.StopDeadline();
         if (leg.Request is { } req) Ack(req.Type, req.Id, req.Received);
         leg.Request = null;
         Log(LogLevel.Information, "FreeSWITCH had the barge leg {Uuid} after all", leg.Uuid);
@@ -823,6 +840,7 @@ public sealed class CallOwner
     private void Unconfirmable(Leg leg)
     {
         if (!leg.Unconfirmed) return;
+        leg.StopDeadline();
         Unfollow(leg);
         if (leg == _a)
         {
@@ -837,6 +855,7 @@ public sealed class CallOwner
     private void DropBarge(Leg leg, string cause)
     {
         leg.Dialled = false;
+        leg.StopDeadline();
         if (_g == leg) _g = null;
         Unfollow(leg);
         _ctx.Registry.RemoveUuid(leg.Uuid); // or the registry pins this owner for ever
@@ -885,8 +904,9 @@ public sealed class CallOwner
                 else callerIdBad = true;
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate, valid JSON but no string
             Reply(Json.ControlFailure("unknown", "invalid json", null), "unknown", "invalid");
             return;
         }
@@ -1094,7 +1114,7 @@ public sealed class CallOwner
                     // uuid_exists once the link is back decide; meanwhile a second barge is refused.
                     leg.Unconfirmed = true;
                     Log(LogLevel.Warning, "control link lost before FreeSWITCH answered the barge originate; checking leg {Uuid} once it is back", leg.Uuid);
-                    AwaitConfirmation();
+                    AwaitConfirmation(leg);
                 }
                 else
                 {
@@ -1144,13 +1164,13 @@ public sealed class CallOwner
 
     private void SendMode(Leg leg, PendingMode pm)
     {
-        var sent = SendApi($"uuid_recv_dtmf {leg.Uuid} {pm.Change!.Digit}", r =>
+        var sent = SendApi($"uuid_recv_dtmf {leg.Uuid} {_mode.Send(pm.Change!)}", r =>
         {
             lock (_gate)
             {
                 if (r is ApiResponse { IsOk: true })
                 {
-                    _mode.Accepted(pm.Change);
+                    _mode.Accepted(pm.Change!);
                     Ack(pm.Type, pm.Id, pm.Received);
                 }
                 else RefuseMode(pm, r is null ? "freeswitch unavailable" : Describe(r));
@@ -1229,7 +1249,8 @@ public sealed class CallOwner
                 FailUnconfirmedStart();
                 return;
             }
-            if (_g is { Unconfirmed: true } g)
+            // A barge whose originate FreeSWITCH never confirmed (reply lost or still outstanding).
+            if (_g is { Ready: false, HangupPublished: false } g)
             {
                 g.Unconfirmed = false;
                 DropBarge(g, "freeswitch unavailable");

@@ -43,7 +43,7 @@ public static class JobParser
     /// </summary>
     public static JobParseResult Parse(string raw)
     {
-        var max = Encoding.UTF8.GetMaxByteCount(raw.Length);
+        var max = raw.Length <= 340 ? Encoding.UTF8.GetMaxByteCount(raw.Length) : Encoding.UTF8.GetByteCount(raw);
         var rented = max <= 1024 ? null : ArrayPool<byte>.Shared.Rent(max);
         Span<byte> buffer = rented ?? stackalloc byte[1024];
         try
@@ -51,8 +51,9 @@ public static class JobParser
             var utf8 = buffer[..Encoding.UTF8.GetBytes(raw, buffer)];
             return Parse(utf8);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate ("\ud800") is valid JSON but no string
             return new(null, "invalid json", null, null, null);
         }
         finally

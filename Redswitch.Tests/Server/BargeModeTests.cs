@@ -31,6 +31,39 @@ public class BargeModeTests
     }
 
     [Test]
+    public void AnUnthreewayNotSentYetFollowsARefusalAheadOfIt()
+    {
+        // whisper, threeway, unthreeway queued (the barger still rings); whisper is refused: unthreeway must not
+        // send the whisper digit FreeSWITCH never took
+        var m = new BargeMode();
+        var whisper = m.Plan(2)!;
+        var threeway = m.Plan(3)!;
+        var back = m.Plan(-1)!;
+        Assert.That(back.Digit, Is.EqualTo(2), "as planned");
+        m.Refused(whisper);
+        Assert.That(m.Send(threeway), Is.EqualTo(3));
+        Assert.That(m.Send(back), Is.EqualTo(0));
+        m.Accepted(threeway);
+        m.Accepted(back);
+        Assert.That(m.Intended, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void ASentDigitStaysWhatWasSent()
+    {
+        var m = new BargeMode();
+        var whisper = m.Plan(2)!;
+        var threeway = m.Plan(3)!;
+        var back = m.Plan(-1)!;
+        Assert.That(m.Send(back), Is.EqualTo(2));
+        m.Refused(whisper);
+        Assert.That(back.Digit, Is.EqualTo(2), "FreeSWITCH got 2: the record says so");
+        m.Accepted(threeway);
+        m.Accepted(back);
+        Assert.That(m.Intended, Is.EqualTo(2));
+    }
+
+    [Test]
     public void TwoRefusalsLeaveTheConfirmedMode()
     {
         var m = new BargeMode();

@@ -268,6 +268,9 @@ public class CallFlowTests
         await Expect("""{"type": "dance", "id": "d-1"}""", "{\"type\": \"failure\", \"event\": \"dance\", \"cause\": \"unknown type\", \"id\": \"d-1\"}");
         await Expect("not json", ControlFailure("unknown", "invalid json"));
         await Expect("""{"no": "type"}""", ControlFailure("unknown", "missing type"));
+        // valid JSON whose string cannot be a .NET string (an escaped lone surrogate)
+        await Expect("""{"type": "\ud800"}""", ControlFailure("unknown", "invalid json"));
+        await Expect("""{"type": "barge", "phone_number": "\udc00"}""", ControlFailure("unknown", "invalid json"));
         await Expect("""{"type": "whisper"}""", ControlFailure("whisper", "no barge leg"));
         await Expect("""{"type": "mute"}""", ControlFailure("mute", "no barge leg"));
         await Expect("""{"type": "threeway"}""", ControlFailure("threeway", "no barge leg"));
