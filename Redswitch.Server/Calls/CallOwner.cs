@@ -790,6 +790,9 @@ public sealed class CallOwner
         lock (_gate)
         {
             if (_ended) return;
+            // A caller whose socket never came, and whose hang-up could not go out while the link was down.
+            if (!freeswitchRestarted && _socketLate && _connectTimer is null && _socket is null && _a.Alive && !_aHangupSent && !_a.Unconfirmed)
+                HangupCaller("NORMAL_CLEARING");
             // Originates whose reply was lost with the link: a restarted FreeSWITCH has none of them; otherwise
             // the leg's existence says whether it took the command.
             foreach (var leg in new[] { _a, _g })
