@@ -276,10 +276,12 @@ public sealed class CallOwner
     private int _sentGeneration;
 
     /// <summary>The caller's originate was lost with the link and its leg is not there: the call never happened.</summary>
+    private const string LinkLost = "freeswitch link lost";
+
     private void FailUnconfirmedStart()
     {
         _a.Unconfirmed = false;
-        Fail("freeswitch link lost");
+        Fail(LinkLost);
         Settle(false);
     }
 
@@ -299,8 +301,9 @@ public sealed class CallOwner
         if (_failed) return;
         _failed = true;
         _a.Dialled = false;
-        _ctx.Metrics.JobsFailed.WithLabels("refused").Inc();
-        Log(LogLevel.Warning, "FreeSWITCH refused the call: {Cause}", cause);
+        var lost = cause == LinkLost;
+        _ctx.Metrics.JobsFailed.WithLabels(lost ? LinkLost : "refused").Inc();
+        Log(LogLevel.Warning, lost ? "FreeSWITCH never confirmed the call: {Cause}" : "FreeSWITCH refused the call: {Cause}", cause);
         PublishEvent(Json.JobFailure(cause));
         foreach (var h in TakeHangupsBeforeStart()) Refuse("hangup", "call ended", h.Id);
         EndCall("failed");
@@ -525,14 +528,9 @@ public sealed class CallOwner
             if (dropped)
             {
                 // From now on the control link carries the legs' events; a leg that ended while its events were
-                // only on the socket would never be reported: ask (after following, so nothing falls between).
+                // only on the socket would never be reported otherwise.
                 foreach (var leg in new[] { _a, _b, _g })
-                {
-                    if (leg is not { Alive: true }) continue;
-                    Follow(leg);
-                    // A callee not seen yet may still be coming: the bridge is still running.
-                    if (leg != _b || _b.Seen) CheckExists(leg);
-                }
+                    if (leg is { Alive: true }) FollowAndCheck(leg);
             }
             if (AllHungUp()) SynthesizeMissing("NORMAL_UNSPECIFIED");
             CheckDone();
@@ -645,6 +643,16 @@ public sealed class CallOwner
         if (!leg.Followed) return;
         leg.Followed = false;
         _link.Unfollow(leg.Uuid);
+    }
+
+    /// <summary>
+    /// The control link takes over a leg's events; one that ended before is found with <c>uuid_exists</c> (asked after
+    /// following, so nothing falls between). A callee not seen yet is not asked: the bridge may still bring it.
+    /// </summary>
+    private void FollowAndCheck(Leg leg)
+    {
+        Follow(leg);
+        if (leg != _b || _b.Seen) CheckExists(leg);
     }
 
     /// <summary><c>uuid_exists</c> on a followed leg: a leg already gone is reported (its events went elsewhere).</summary>
@@ -816,8 +824,7 @@ public sealed class CallOwner
                 if (leg is not { Alive: true, Unconfirmed: false } || SocketAlive) continue;
                 if (freeswitchRestarted) { HangupLeg(leg, "SYSTEM_SHUTDOWN"); continue; }
                 // The filters were put back before this runs (InboundLink.Subscribe); legs not followed yet are now.
-                Follow(leg);
-                if (leg != _b || _b.Seen) CheckExists(leg);
+                FollowAndCheck(leg);
             }
         }
     }
