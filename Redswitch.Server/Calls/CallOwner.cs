@@ -561,8 +561,7 @@ public sealed class CallOwner
             return;
         }
         leg.AnswerPublished = true;
-        _ctx.Publisher.ActiveAdd(DialId, Job.OrgId, Job.UserId, leg.Side);
-        PublishEvent(Json.Answer(leg.Side));
+        _ctx.Publisher.SideEvent(DialId, Job.OrgId, Job.UserId, leg.Side, active: true, Json.Answer(leg.Side));
         if (leg == _g) ApplyPendingModes();
     }
 
@@ -578,8 +577,8 @@ public sealed class CallOwner
         }
         leg.HangupPublished = true;
         leg.Cause = cause;
-        if (leg.AnswerPublished) _ctx.Publisher.ActiveRemove(DialId, Job.OrgId, Job.UserId, leg.Side);
-        PublishEvent(Json.Hangup(leg.Side, cause));
+        if (leg.AnswerPublished) _ctx.Publisher.SideEvent(DialId, Job.OrgId, Job.UserId, leg.Side, active: false, Json.Hangup(leg.Side, cause));
+        else PublishEvent(Json.Hangup(leg.Side, cause));
         _ctx.Metrics.HangupsByCause.WithLabels(leg.Side.ToString(), cause).Inc();
         _ctx.Registry.RemoveUuid(leg.Uuid);
 

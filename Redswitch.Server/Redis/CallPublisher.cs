@@ -23,8 +23,11 @@ public interface ICallPublisher
 
     /// <summary>call-start: DEL the user's history, LPUSH the message, PUBLISH (one script).</summary>
     void Start(string dialId, string orgId, string userId, string json);
-    void ActiveAdd(string dialId, string orgId, string userId, int side);
-    void ActiveRemove(string dialId, string orgId, string userId, int side);
+    /// <summary>
+    /// A side's answer-event (<paramref name="active"/>: its ACTIVE entry added) or an answered side's hangup-event
+    /// (entry removed): the active list first, then the event, written to Redis together.
+    /// </summary>
+    void SideEvent(string dialId, string orgId, string userId, int side, bool active, string json);
 }
 
 public sealed class CallPublisher(IConnectionMultiplexer redis, Metrics.RedswitchMetrics metrics) : ICallPublisher
@@ -80,11 +83,15 @@ public sealed class CallPublisher(IConnectionMultiplexer redis, Metrics.Redswitc
     public void Reply(string dialId, string json) =>
         Fire(_db.PublishAsync(RedisChannel.Literal(dialId), json, CommandFlags.FireAndForget));
 
-    public void ActiveAdd(string dialId, string orgId, string userId, int side) =>
-        Fire(_db.ScriptEvaluateAsync(ActiveAddScript, [RedisKeys.Active(dialId, orgId, userId)], [Side(side), ActiveTtl], CommandFlags.FireAndForget));
-
-    public void ActiveRemove(string dialId, string orgId, string userId, int side) =>
-        Fire(_db.ScriptEvaluateAsync(ActiveRemoveScript, [RedisKeys.Active(dialId, orgId, userId)], [Side(side), ActiveTtl], CommandFlags.FireAndForget));
+    public void SideEvent(string dialId, string orgId, string userId, int side, bool active, string json)
+    {
+        // One batch: both commands go out under one write lock and one flush (fewer wake-ups per call).
+        var batch = _db.CreateBatch();
+        Fire(batch.ScriptEvaluateAsync(active ? ActiveAddScript : ActiveRemoveScript, [RedisKeys.Active(dialId, orgId, userId)],
+            [Side(side), ActiveTtl], CommandFlags.FireAndForget));
+        Fire(batch.ScriptEvaluateAsync(EventScript, [RedisKeys.History(orgId, userId)], [dialId, json, HistoryTtl], CommandFlags.FireAndForget));
+        batch.Execute();
+    }
 
     private static RedisValue Side(int side) => side is >= 0 and <= 2 ? Sides[side] : "ACTIVE." + side;
 
