@@ -32,7 +32,10 @@ public static class LoadCommand
     private const string Usage =
         "usage: Redswitch.Bench load [--calls N=1000] [--rate R=200] [--controls M=500] [--control-seconds S=10]\n" +
         "                            [--barged K=100] [--warmup W=200] [--configuration Release|Debug] [--root DIR] [--timeout S=600]\n" +
-        "Needs redis-server on PATH and a built solution (dotnet build Redswitch.sln -c Release).";
+        "Needs redis-server on PATH and a built solution (dotnet build Redswitch.sln -c Release).\n" +
+        "Prints one JSON line: set-up and control round-trip percentiles (ms), the server's own share of a control\n" +
+        "(server_control_ms_*_le: the upper bound of its histogram bucket), server CPU per call (set-up and hang-up\n" +
+        "apart) and per control, and RSS per live call at the peak.";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -106,8 +109,13 @@ public static class LoadCommand
             var cpuC0 = ProcStat.CpuSeconds(server.Pid);
             var barged = calls.Where(c => c.Answered1 > 0).Take(s.Barged).ToList();
             await run.BargeAsync(barged, deadline.Token);
+            var hist0 = await ControlHistogramAsync(metricsPort); // after the barges: the mode changes alone
             var controls = await run.ControlsAsync(barged, s.ControlRate, s.ControlSeconds, deadline.Token);
             var cpuControls = ProcStat.CpuSeconds(server.Pid) - cpuC0;
+            var hist1 = await ControlHistogramAsync(metricsPort);
+            // The server's own part of the round trip (message received → FreeSWITCH accepted), from its histogram:
+            // the upper bound of the bucket holding the percentile.
+            var inServer = hist1.Select(b => (b.Le, Count: b.Count - (hist0.FirstOrDefault(a => a.Le == b.Le).Count))).ToList();
 
             var cpuH0 = ProcStat.CpuSeconds(server.Pid);
             await run.HangUpAsync(calls, s.Rate, deadline.Token);
@@ -128,6 +136,8 @@ public static class LoadCommand
             Field("control_failures", controls.Count(c => c < 0));
             Field("control_ms_p50", Pct(rtt, 50));
             Field("control_ms_p99", Pct(rtt, 99));
+            Field("server_control_ms_p50_le", BucketPct(inServer, 50) * 1000);
+            Field("server_control_ms_p99_le", BucketPct(inServer, 99) * 1000);
             Field("cpu_ms_per_call", (cpuSetUp + cpuHangup) * 1000 / Math.Max(1, s.Calls));
             Field("cpu_ms_per_call_setup", cpuSetUp * 1000 / Math.Max(1, s.Calls));
             Field("cpu_ms_per_call_hangup", cpuHangup * 1000 / Math.Max(1, s.Calls));
@@ -153,6 +163,33 @@ public static class LoadCommand
         {
             foreach (var p in Enumerable.Reverse(procs)) await p.StopAsync();
         }
+    }
+
+    private static async Task<List<(double Le, double Count)>> ControlHistogramAsync(int metricsPort)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var text = await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics");
+        var buckets = new List<(double, double)>();
+        foreach (var line in text.Split('\n'))
+        {
+            const string prefix = "redswitch_control_latency_seconds_bucket{le=\"";
+            if (!line.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var end = line.IndexOf('"', prefix.Length);
+            var le = line[prefix.Length..end];
+            var count = double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            buckets.Add((le == "+Inf" ? double.PositiveInfinity : double.Parse(le, CultureInfo.InvariantCulture), count));
+        }
+        return buckets;
+    }
+
+    /// <summary>The upper bound of the cumulative-histogram bucket where the p-th percentile falls.</summary>
+    private static double BucketPct(List<(double Le, double Count)> cumulative, double p)
+    {
+        var total = cumulative.Count == 0 ? 0 : cumulative[^1].Count;
+        if (total <= 0) return 0;
+        foreach (var (le, count) in cumulative)
+            if (count >= p / 100 * total) return le;
+        return double.PositiveInfinity;
     }
 
     private static double Pct(List<double> values, double p)
