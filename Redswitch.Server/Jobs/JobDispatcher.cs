@@ -94,12 +94,7 @@ public sealed class JobDispatcher
                     var item = await _db.ListMoveAsync(name, _keys.Processing, ListSide.Left, ListSide.Right).ConfigureAwait(false);
                     if (item.IsNull) break;
                     moved++;
-                    var raw = (string)item!;
-                    var parsed = JobParser.Parse(raw);
-                    if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
-                        await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
-                    else
-                        await ReturnToHeadAsync(raw).ConfigureAwait(false);
+                    await ResumeInterruptedAsync((string)item!).ConfigureAwait(false);
                 }
                 if (moved > 0) _logger.LogWarning("took over {Count} job(s) of instance {Instance}, whose heartbeat expired", moved, instance);
             }
@@ -111,16 +106,21 @@ public sealed class JobDispatcher
     {
         var left = await _db.ListRangeAsync(_keys.Processing).ConfigureAwait(false);
         // Each job goes back to the head, so walk from the newest to keep the oldest first.
-        foreach (var item in left.Reverse())
-        {
-            var raw = (string)item!;
-            var parsed = JobParser.Parse(raw);
-            if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
-                await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
-            else
-                await ReturnToHeadAsync(raw).ConfigureAwait(false);
-        }
+        foreach (var item in left.Reverse()) await ResumeInterruptedAsync((string)item!).ConfigureAwait(false);
         if (left.Length > 0) _logger.LogInformation("recovered {Count} job(s) left in {Key}", left.Length, _keys.Processing);
+    }
+
+    /// <summary>
+    /// A job found in a processing list (ours after a restart, or a dead peer's): back to the head of JOB_LIST, or
+    /// to the dead-letter list when its dial_id was already dialled (it may have rung; SPEC §3.2).
+    /// </summary>
+    private async Task ResumeInterruptedAsync(string raw)
+    {
+        var parsed = JobParser.Parse(raw);
+        if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
+            await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
+        else
+            await ReturnToHeadAsync(raw).ConfigureAwait(false);
     }
 
     private async Task LoopAsync()
