@@ -5,9 +5,11 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Redswitch.sln ./
 COPY Redswitch.Protocol/Redswitch.Protocol.csproj Redswitch.Protocol/
+COPY Redswitch.Calls/Redswitch.Calls.csproj Redswitch.Calls/
 COPY Redswitch.Server/Redswitch.Server.csproj Redswitch.Server/
 RUN dotnet restore Redswitch.Server/Redswitch.Server.csproj
 COPY Redswitch.Protocol/ Redswitch.Protocol/
+COPY Redswitch.Calls/ Redswitch.Calls/
 COPY Redswitch.Server/ Redswitch.Server/
 RUN dotnet publish Redswitch.Server/Redswitch.Server.csproj -c Release -o /app --no-restore
 

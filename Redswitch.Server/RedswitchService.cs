@@ -1,3 +1,6 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Calls.Jobs;
 using System.Diagnostics;
 using DotNetty.Transport.Channels;
 using Microsoft.Extensions.Hosting;
@@ -94,7 +97,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
 
         var keys = new RedisKeys(options.JobList, InstanceId);
         var publisher = new CallPublisher(_redis, metrics);
-        var ctx = new CallContext(options, new DialStrings(options), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise, InstanceId);
+        var ctx = new CallContext(options, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise, InstanceId);
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
 
         foreach (var link in links) link.Start();

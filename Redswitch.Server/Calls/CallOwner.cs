@@ -1,3 +1,6 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Calls.Jobs;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -5,7 +8,6 @@ using Redswitch.Protocol;
 using Redswitch.Protocol.Messages;
 using Redswitch.Server.Configuration;
 using Redswitch.Server.Esl;
-using Redswitch.Server.Jobs;
 using Redswitch.Server.Metrics;
 using Redswitch.Server.Redis;
 

@@ -27,6 +27,9 @@ public sealed class RedswitchOptions
     public string DialTemplate { get; init; } = "sofia/gateway/{provider}/{number}";
     public string SipUriTemplate { get; init; } = "sofia/external/{number}";
     public int RingTimeoutSeconds { get; init; } = 45;
+
+    /// <summary>What the dial strings take of this.</summary>
+    public Redswitch.Calls.FreeSwitch.DialSettings Dial => new(DialTemplate, SipUriTemplate, RingTimeoutSeconds);
     public int JobMaxAgeSeconds { get; init; } = 120;
     public IPEndPoint MetricsListen { get; init; } = new(IPAddress.Any, 9464);
     /// <summary>Null means "host name - outbound port", filled in once the port is bound.</summary>

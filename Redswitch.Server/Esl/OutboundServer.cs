@@ -1,3 +1,6 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Calls.Jobs;
 using System.Net;
 using DotNetty.Transport.Bootstrapping;
 using DotNetty.Transport.Channels;

@@ -1,3 +1,6 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Calls.Jobs;
 using Redswitch.Server.Calls;
 
 namespace Redswitch.Tests.Server;

@@ -1,6 +1,8 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Calls.Jobs;
 using Redswitch.Server.Calls;
 using Redswitch.Server.Configuration;
-using Redswitch.Server.Jobs;
 
 namespace Redswitch.Tests.Server;
 
@@ -148,7 +150,7 @@ public class JobValidationTests
     public void DialStringsFollowSpecSeven()
     {
         var o = RedswitchOptions.Parse(new Dictionary<string, string?> { ["RING_TIMEOUT"] = "30" }, out _);
-        var d = new DialStrings(o);
+        var d = new DialStrings(o.Dial);
         var job = JobParser.Parse(Valid).Job!;
         var a = d.OriginateCaller(job, "A-UUID", "127.0.0.1:8084");
         Assert.That(a, Is.EqualTo("originate {origination_uuid=A-UUID,dial_id=talkiq_dial_id,call-side=0,org_id=talkiq_org_id,user_id=talkiq_user_id," +

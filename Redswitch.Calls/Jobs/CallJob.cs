@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Redswitch.Server.Jobs;
+namespace Redswitch.Calls.Jobs;
 
 /// <summary>A validated asp-call job (SPEC §3.1).</summary>
 public sealed record CallJob(

@@ -1,4 +1,4 @@
-namespace Redswitch.Server.Jobs;
+namespace Redswitch.Calls.Jobs;
 
 /// <summary>SPEC §6: what a value from Redis must look like before it may reach an ESL command.</summary>
 public static class FieldRules

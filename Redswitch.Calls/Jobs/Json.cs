@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Redswitch.Server.Jobs;
+namespace Redswitch.Calls.Jobs;
 
 /// <summary>
 /// Writes the published messages byte for byte like the original service (Python json.dumps defaults:

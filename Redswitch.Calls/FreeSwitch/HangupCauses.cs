@@ -1,4 +1,4 @@
-namespace Redswitch.Server.Calls;
+namespace Redswitch.Calls.FreeSwitch;
 
 /// <summary>FreeSWITCH hangup cause names (esl-protocol.md §6.4): an originate's <c>-ERR NAME</c> with one of these is a hangup, not a refusal.</summary>
 public static class HangupCauses

@@ -1,14 +1,16 @@
 using System.Text;
-using Redswitch.Server.Configuration;
-using Redswitch.Server.Jobs;
+using Redswitch.Calls.Jobs;
 
-namespace Redswitch.Server.Calls;
+namespace Redswitch.Calls.FreeSwitch;
+
+/// <summary>What the dial strings need of the configuration (SPEC §2: DIAL_TEMPLATE, SIP_URI_TEMPLATE, RING_TIMEOUT).</summary>
+public sealed record DialSettings(string DialTemplate, string SipUriTemplate, int RingTimeoutSeconds);
 
 /// <summary>
 /// Builds the originate and bridge arguments of SPEC §7. Every value that goes in here has passed
 /// <see cref="FieldRules"/>, so none contains a space, comma, brace, quote or control character.
 /// </summary>
-public sealed class DialStrings(RedswitchOptions options)
+public sealed class DialStrings(DialSettings options)
 {
     /// <summary>US ringback (440+480 Hz, 2 s on, 4 s off); commas escaped for the variable list.</summary>
     public const string UsRingback = @"%(2000\,4000\,440\,480)";

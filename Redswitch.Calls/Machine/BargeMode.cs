@@ -1,4 +1,4 @@
-namespace Redswitch.Server.Calls;
+namespace Redswitch.Calls;
 
 /// <summary>
 /// The barger's eavesdrop mode (SPEC §5: the DTMF digit FreeSWITCH's eavesdrop takes; 0 listen, 2 whisper,
