@@ -83,21 +83,16 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         InstanceId = options.InstanceId ?? $"{Environment.MachineName}-{OutboundPort}";
 
         var linkLogger = loggers.CreateLogger("Redswitch.Esl");
-        var links = options.EslNodes.Select(n => new InboundLink(n, options, _workers, metrics, linkLogger)).ToList();
-        foreach (var link in links)
-        {
-            link.ChannelEvent = (l, evt) => _registry.ByUuid(evt.UniqueId)?.OnInboundEvent(evt);
-            link.Restored = (l, restarted, generation) =>
-            {
-                foreach (var owner in _registry.All)
-                    if (owner.Link == l && owner.LinkGeneration < generation) owner.OnLinkRestored(restarted);
-            };
-        }
+        var router = new CallRouter(_registry);
+        var links = options.EslNodes.Select(n => new InboundLink(n, options, _workers, metrics, linkLogger, router)).ToList();
         _links = new LinkPool(links);
 
         var keys = new RedisKeys(options.JobList, InstanceId);
         var publisher = new CallPublisher(_redis, metrics);
-        var ctx = new CallContext(options, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"), Advertise, InstanceId);
+        var settings = new CallSettings(TimeSpan.FromSeconds(options.RingTimeoutSeconds), options.SocketConnectTimeout, options.SocketLinger,
+            options.EndedLinger, Advertise, options.LogPhoneNumbers);
+        var ctx = new CallContext(settings, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"),
+            TimeProvider.System, InstanceId);
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
 
         foreach (var link in links) link.Start();

@@ -139,6 +139,12 @@ public sealed class SimulatorHost : IAsyncDisposable
         return true;
     });
 
+    /// <summary>Breaks the outbound <c>socket</c> connection of this channel as a network fault would (no notice). Returns how many broke.</summary>
+    public Task<int> BreakOutboundSocketAsync(string uuid) => _sw.Invoke(() => _sw.BreakConnections(inbound: false, uuid));
+
+    /// <summary>Breaks every inbound (controller) connection as a network fault would; the controllers reconnect. Returns how many broke.</summary>
+    public Task<int> BreakInboundConnectionsAsync() => _sw.Invoke(() => _sw.BreakConnections(inbound: true, uuid: null));
+
     /// <summary>Stops listening, closes every connection and stops the switch. Idempotent.</summary>
     public async Task StopAsync()
     {

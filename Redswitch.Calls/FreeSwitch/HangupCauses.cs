@@ -1,6 +1,6 @@
 namespace Redswitch.Calls.FreeSwitch;
 
-/// <summary>FreeSWITCH hangup cause names (esl-protocol.md §6.4): an originate's <c>-ERR NAME</c> with one of these is a hangup, not a refusal.</summary>
+/// <summary>FreeSWITCH hangup cause names (esl-protocol.md §6.4): an originate's <c>-ERR NAME</c> with one of these is a hangup, not a refusal (read by the server's FsReplies).</summary>
 public static class HangupCauses
 {
     private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
@@ -25,12 +25,4 @@ public static class HangupCauses
     };
 
     public static bool IsCause(string name) => Names.Contains(name);
-
-    /// <summary>"-ERR USER_BUSY\n" → "USER_BUSY" when it is a cause name; null otherwise.</summary>
-    public static string? FromErrorReply(string? text)
-    {
-        if (text is null || !text.StartsWith("-ERR ", StringComparison.Ordinal)) return null;
-        var name = text[5..].Trim();
-        return IsCause(name) ? name : null;
-    }
 }

@@ -9,7 +9,12 @@ public abstract record CallInput;
 public sealed record StartCall : CallInput;
 
 /// <summary>FreeSWITCH's reply to a command the machine sent (<see cref="Correlation"/> from the effect).</summary>
-public sealed record CommandReplied(long Correlation, FsReply Reply) : CallInput;
+public sealed record CommandReplied(long Correlation, FsReply Reply) : CallInput
+{
+    /// <summary>With a lost reply: the control link is already up again (the reply of a command queued as the
+    /// connection closed can come after the reconnect), so the leg can be checked at once.</summary>
+    public bool LinkAlreadyBack { get; init; }
+}
 
 /// <summary>The BACKGROUND_JOB of an originate the machine sent.</summary>
 public sealed record BackgroundJobDone(long Correlation, FsJobResult Result) : CallInput;

@@ -176,7 +176,7 @@ public sealed partial class CallMachine
         }
     }
 
-    private void OnBargeOriginateReply(Leg leg, FsReply reply)
+    private void OnBargeOriginateReply(Leg leg, FsReply reply, bool linkAlreadyBack)
     {
         if (leg.Request is not { } request) return; // settled meanwhile (its events came first, or the call ended)
         if (reply.Outcome == FsOutcome.Accepted)
@@ -191,7 +191,7 @@ public sealed partial class CallMachine
             // once the link is back decide; meanwhile a second barge is refused.
             leg.Origin = LegOrigin.ReplyLost;
             _fx.Log(CallLogLevel.Warning, "control link lost before FreeSWITCH answered the barge originate; checking leg {Uuid} once it is back", leg.Uuid);
-            AwaitConfirmation(leg);
+            AwaitConfirmation(leg, linkAlreadyBack);
         }
         else DropBarge(leg, reply.Arrived ? reply.Text : "freeswitch unavailable");
     }

@@ -157,11 +157,11 @@ public sealed partial class CallMachine
             if (_a.Complete && _b.Dialled && !_b.Seen && !_b.HangupPublished) HangupLeg(_b, _aFailedCause ?? _a.Cause ?? "NORMAL_UNSPECIFIED");
             return;
         }
-        if (_socket == SocketState.Connected)
+        if (SocketAlive)
         {
             var allComplete = _a.Complete && (!_b.Seen || _b.Complete) && _pastBarges.All(l => !l.Seen || l.Complete);
             if (allComplete) SendExit();
-            else
+            else if (_socket == SocketState.Connected)
             {
                 _socket = SocketState.Lingering;
                 _fx.SetTimer(new CallTimer(TimerKind.SocketLinger), _settings.SocketLinger);

@@ -7,10 +7,13 @@ public sealed partial class CallMachine
 {
     /// <summary>
     /// Bounds the wait for a leg whose originate reply was lost: past ringing and the socket's connect time, a leg
-    /// FreeSWITCH had would have shown itself.
+    /// FreeSWITCH had would have shown itself. Checks at once when the link already came back.
     /// </summary>
-    private void AwaitConfirmation(Leg leg) =>
+    private void AwaitConfirmation(Leg leg, bool linkAlreadyBack)
+    {
+        if (linkAlreadyBack) OnLinkRestored(false);
         _fx.SetTimer(leg.Timer(TimerKind.GiveUpLeg), _settings.RingTimeout + _settings.SocketConnectTimeout);
+    }
 
     private void GiveUp(Leg leg)
     {

@@ -72,7 +72,7 @@ public sealed partial class CallMachine
         switch (input)
         {
             case StartCall: Start(); break;
-            case CommandReplied r: OnReply(r.Correlation, r.Reply); break;
+            case CommandReplied r: OnReply(r.Correlation, r.Reply, r.LinkAlreadyBack); break;
             case BackgroundJobDone j: OnJob(j.Correlation, j.Result); break;
             case SocketConnected: OnSocketConnected(); break;
             case SocketClosed: OnSocketClosed(); break;
@@ -122,7 +122,7 @@ public sealed partial class CallMachine
         _fx.Log(CallLogLevel.Debug, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(_job.CallerNumber, _settings.LogPhoneNumbers), _a.Uuid);
     }
 
-    private void OnCallerOriginateReply(FsReply reply)
+    private void OnCallerOriginateReply(FsReply reply, bool linkAlreadyBack)
     {
         switch (reply.Outcome)
         {
@@ -139,7 +139,7 @@ public sealed partial class CallMachine
                 }
                 _a.Origin = LegOrigin.ReplyLost;
                 _fx.Log(CallLogLevel.Warning, "control link lost before FreeSWITCH answered the originate; checking leg {Uuid} once it is back", _a.Uuid);
-                AwaitConfirmation(_a);
+                AwaitConfirmation(_a, linkAlreadyBack);
                 break;
             default:
                 // FreeSWITCH refused the command itself.
@@ -316,13 +316,13 @@ public sealed partial class CallMachine
         return false;
     }
 
-    private void OnReply(long correlation, FsReply reply)
+    private void OnReply(long correlation, FsReply reply, bool linkAlreadyBack)
     {
         if (!_pending.Remove(correlation, out var pending)) return;
         switch (pending)
         {
-            case Pending.CallerOriginate: OnCallerOriginateReply(reply); break;
-            case Pending.BargeOriginate b: OnBargeOriginateReply(b.Leg, reply); break;
+            case Pending.CallerOriginate: OnCallerOriginateReply(reply, linkAlreadyBack); break;
+            case Pending.BargeOriginate b: OnBargeOriginateReply(b.Leg, reply, linkAlreadyBack); break;
             case Pending.KillCaller:
                 if (reply.Outcome == FsOutcome.NoSuchChannel) ReportGone(_a);
                 break;

@@ -20,16 +20,13 @@ public interface IEslSessionListener
 /// to the loop. Reply callbacks run on the event loop, in wire order.
 /// </summary>
 public sealed class EslSession(IEslSessionListener listener, string linkName, Metrics.RedswitchMetrics? metrics, Microsoft.Extensions.Logging.ILogger? logger = null)
-    : SimpleChannelInboundHandler<EslMessage>
+    : SimpleChannelInboundHandler<EslMessage>, ICallSocket
 {
     private readonly Queue<Action<EslMessage?>?> _pending = new();
     private volatile IChannel? _channel;
     private volatile bool _closed;
     private readonly Prometheus.Counter.Child? _frames = metrics?.EslFrames.WithLabels(linkName);
     private readonly Prometheus.Counter.Child? _bytes = metrics?.EslBytes.WithLabels(linkName);
-
-    /// <summary>Whatever the owner wants to hang on the session (the call owner for outbound sockets).</summary>
-    public object? Tag { get; set; }
 
     public EndPoint? Remote => _channel?.RemoteAddress;
 

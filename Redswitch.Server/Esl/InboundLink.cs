@@ -17,13 +17,14 @@ namespace Redswitch.Server.Esl;
 /// with Redswitch-chosen Job-UUIDs matched to their BACKGROUND_JOB, and capped exponential backoff with
 /// jitter after a loss.
 /// </summary>
-public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
+public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDisposable
 {
     private readonly EslNode _node;
     private readonly RedswitchOptions _options;
     private readonly IEventLoopGroup _group;
     private readonly RedswitchMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly IControlLinkListener _listener;
     private readonly ConcurrentDictionary<string, Action<EslEvent>> _jobs = new();
     /// <summary>Legs whose channel events this link must deliver (their socket is gone or never came); under _gate.</summary>
     private readonly HashSet<string> _followed = new(StringComparer.OrdinalIgnoreCase);
@@ -32,7 +33,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 
     /// <summary>What the link subscribes to. Filters narrow the channel events to followed legs, so each instance
     /// does not decode every channel of the node.</summary>
-    internal static readonly string[] Subscribed = ["BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT"];
+    private static readonly string[] Subscribed = ["BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT"];
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private EslSession? _session;
@@ -41,13 +42,8 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     private int _attempt;
     private Task? _loop;
 
-    /// <summary>Events of followed legs (CHANNEL_ANSWER, CHANNEL_HANGUP_COMPLETE, DTMF) go here.</summary>
-    public Action<InboundLink, EslEvent>? ChannelEvent { get; set; }
-
-    /// <summary>Raised once authenticated again after a loss: whether FreeSWITCH restarted meanwhile, and the new generation.</summary>
-    public Action<InboundLink, bool, int>? Restored { get; set; }
-
-    public Action<InboundLink>? Lost { get; set; }
+    /// <summary>Completes when the current connection closes (the connect loop waits on it).</summary>
+    private TaskCompletionSource? _closed;
 
     public EslNode Node => _node;
 
@@ -55,10 +51,18 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     public int Generation => Volatile.Read(ref _generation);
     private int _generation;
     public bool IsUp => _up;
-    public int LiveCalls;
 
-    public InboundLink(EslNode node, RedswitchOptions options, IEventLoopGroup group, RedswitchMetrics metrics, ILogger logger)
+    /// <summary>Live calls placed on this node.</summary>
+    public int LiveCalls => Volatile.Read(ref _liveCalls);
+    private int _liveCalls;
+
+    public void CallPlaced() => Interlocked.Increment(ref _liveCalls);
+
+    public void CallEnded() => Interlocked.Decrement(ref _liveCalls);
+
+    public InboundLink(EslNode node, RedswitchOptions options, IEventLoopGroup group, RedswitchMetrics metrics, ILogger logger, IControlLinkListener listener)
     {
+        _listener = listener;
         _node = node;
         _options = options;
         _group = group;
@@ -87,7 +91,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var session = new EslSession(this, "inbound", _metrics, _logger) { Tag = closed };
+            var session = new EslSession(this, "inbound", _metrics, _logger);
             try
             {
                 var bootstrap = new Bootstrap()
@@ -102,7 +106,11 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
                         ch.Pipeline.AddLast("session", session);
                         ch.Pipeline.AddLast("errors", new EslCodecErrorHandler(_logger));
                     }));
-                lock (_gate) _session = session;
+                lock (_gate)
+                {
+                    _session = session;
+                    _closed = closed;
+                }
                 await bootstrap.ConnectAsync(_node.Host, _node.Port).ConfigureAwait(false);
                 await closed.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
             }
@@ -155,8 +163,8 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
 
     public void ForgetJob(string jobUuid) => _jobs.TryRemove(jobUuid, out _);
 
-    /// <summary>bgapi commands whose BACKGROUND_JOB has not come yet (tests: nothing is left behind).</summary>
-    internal int PendingJobs => _jobs.Count;
+    /// <summary>bgapi commands whose BACKGROUND_JOB has not come yet (nor been forgotten by their call).</summary>
+    public int PendingJobs => _jobs.Count;
 
     /// <summary>
     /// Delivers this leg's channel events from now on, on this connection and on every later one (a
@@ -268,38 +276,11 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         var generation = _generation;
         session.TrySend(EslCommands.Api("status"), r =>
         {
-            var uptime = ParseUptime((r as ApiResponse)?.BodyText);
+            var uptime = FsReplies.Uptime((r as ApiResponse)?.BodyText);
             var restarted = uptime is { } up && up < DateTime.UtcNow - lostAt;
             if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down", _node);
-            Restored?.Invoke(this, restarted, generation);
+            _listener.OnRestored(this, restarted, generation);
         });
-    }
-
-    /// <summary>"UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
-    public static TimeSpan? ParseUptime(string? status)
-    {
-        if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
-        var line = status.AsSpan(3);
-        var nl = line.IndexOf('\n');
-        if (nl >= 0) line = line[..nl];
-        double ms = 0;
-        foreach (var part in line.ToString().Split(',', StringSplitOptions.TrimEntries))
-        {
-            var sp = part.Split(' ');
-            if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
-            ms += sp[1] switch
-            {
-                "years" => n * 365.25 * 86400000,
-                "days" => n * 86400000.0,
-                "hours" => n * 3600000.0,
-                "minutes" => n * 60000.0,
-                "seconds" => n * 1000.0,
-                "milliseconds" => n,
-                "microseconds" => n / 1000.0,
-                _ => 0,
-            };
-        }
-        return TimeSpan.FromMilliseconds(ms);
     }
 
     private bool _attemptSinceUp;
@@ -320,7 +301,7 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
             case "HEARTBEAT":
                 break;
             default:
-                ChannelEvent?.Invoke(this, evt);
+                _listener.OnChannelEvent(this, evt);
                 break;
         }
     }
@@ -328,10 +309,13 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
     void IEslSessionListener.OnClosed(EslSession session)
     {
         var wasUp = false;
+        TaskCompletionSource? closed = null;
         lock (_gate)
         {
             if (ReferenceEquals(session, _session))
             {
+                closed = _closed;
+                _closed = null;
                 wasUp = _up;
                 _up = false;
                 _session = null;
@@ -348,9 +332,8 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         {
             _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);
             _logger.LogWarning("FreeSWITCH {Node}: control link lost", _node);
-            Lost?.Invoke(this);
         }
-        (session.Tag as TaskCompletionSource)?.TrySetResult();
+        closed?.TrySetResult();
     }
 
     /// <summary>Closes the link when nothing (no HEARTBEAT, no reply to a probe) arrived for LinkSilenceTimeout.</summary>
@@ -377,15 +360,6 @@ public sealed class InboundLink : IEslSessionListener, IAsyncDisposable
         {
             s.TrySend(EslCommands.Api("uptime"));
         }
-    }
-
-    /// <summary>Closes the current connection as a network fault would (tests); the link reconnects.</summary>
-    internal bool DropForTest()
-    {
-        EslSession? s;
-        lock (_gate) s = _session;
-        s?.Close();
-        return s is not null;
     }
 
     public async ValueTask DisposeAsync()

@@ -11,7 +11,7 @@ public sealed class LinkPool(IReadOnlyList<InboundLink> links)
     {
         InboundLink? best = null;
         foreach (var l in links)
-            if (l.IsUp && (best is null || Volatile.Read(ref l.LiveCalls) < Volatile.Read(ref best.LiveCalls))) best = l;
+            if (l.IsUp && (best is null || l.LiveCalls < best.LiveCalls)) best = l;
         return best;
     }
 

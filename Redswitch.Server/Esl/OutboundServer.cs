@@ -23,6 +23,8 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
     : IEslSessionListener, IAsyncDisposable
 {
     private IChannel? _listener;
+    /// <summary>The call each accepted session belongs to.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<EslSession, CallOwner> _owners = new();
 
     public IPEndPoint? BoundEndPoint => _listener?.LocalAddress as IPEndPoint;
 
@@ -70,18 +72,25 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
                 session.TrySend(EslCommands.Exit(), _ => session.Close());
                 return;
             }
-            owner.OnSocketConnected(session, connect);
+            _owners[session] = owner;
+            if (!owner.OnSocketConnected(session)) _owners.TryRemove(session, out _);
         });
     }
 
-    void IEslSessionListener.OnEvent(EslSession session, EslEvent evt) => (session.Tag as CallOwner)?.OnSocketEvent(evt);
+    void IEslSessionListener.OnEvent(EslSession session, EslEvent evt)
+    {
+        if (_owners.TryGetValue(session, out var owner)) owner.OnSocketEvent(evt);
+    }
 
     void IEslSessionListener.OnOther(EslSession session, EslMessage message)
     {
         // Disconnect notices (linger, goodbye) need no action: we close on our own exit (SPEC §7).
     }
 
-    void IEslSessionListener.OnClosed(EslSession session) => (session.Tag as CallOwner)?.OnSocketClosed(session);
+    void IEslSessionListener.OnClosed(EslSession session)
+    {
+        if (_owners.TryRemove(session, out var owner)) owner.OnSocketClosed(session);
+    }
 
     public async ValueTask DisposeAsync()
     {

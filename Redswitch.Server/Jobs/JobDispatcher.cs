@@ -217,7 +217,9 @@ public sealed class JobDispatcher
             await ReturnToHeadAsync(raw).ConfigureAwait(false);
             return;
         }
-        var owner = new CallOwner(job, _ctx, link);
+        // The subscription is made below, before the originate; the owner drops it EndedLinger after the call ended.
+        ChannelMessageQueue? queue = null;
+        var owner = new CallOwner(job, _ctx, link, () => queue?.UnsubscribeAsync() ?? Task.CompletedTask);
         if (!_registry.TryAdd(owner))
         {
             await DeadLetterAsync(raw, "already dialled").ConfigureAwait(false);
@@ -227,7 +229,6 @@ public sealed class JobDispatcher
         _ = owner.Ended.ContinueWith(_ => _metrics.CallsLive.Dec(), TaskScheduler.Default);
 
         // Subscribe before originating, so a hangup sent while the phone rings is seen (SPEC §3.3).
-        ChannelMessageQueue queue;
         try
         {
             queue = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(job.DialId)).ConfigureAwait(false);
@@ -249,11 +250,9 @@ public sealed class JobDispatcher
             try { owner.OnControl((string)m.Message!); }
             catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
         });
-        owner.Unsubscribe = () => queue.UnsubscribeAsync();
-
-        var started = owner.Start(replied =>
+        var started = owner.Start(settlement =>
         {
-            if (replied)
+            if (settlement == JobSettlement.Done)
             {
                 _db.ListRemoveAsync(_keys.Processing, raw, 1, CommandFlags.FireAndForget);
                 return;

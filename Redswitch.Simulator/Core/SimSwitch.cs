@@ -111,6 +111,20 @@ public sealed partial class SimSwitch
 
     internal void RemoveSession(EslSession s) => _sessions.Remove(s);
 
+    /// <summary>Breaks the inbound connections, and the outbound ones bound to <paramref name="uuid"/>, as a network fault would.</summary>
+    internal int BreakConnections(bool inbound, string? uuid)
+    {
+        var broken = 0;
+        var outbound = uuid is null ? [] : FindChannel(uuid)?.Sessions.Where(s => s.Outbound).ToList() ?? [];
+        foreach (var s in (inbound ? _sessions.Where(s => !s.Outbound) : []).Concat(outbound).ToList())
+        {
+            if (s.Closed) continue;
+            s.BreakConnection();
+            broken++;
+        }
+        return broken;
+    }
+
     // ------------------------------------------------------------------ events
 
     private static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;

@@ -92,7 +92,7 @@ public sealed class EslSession
     }
 
     /// <summary>Closes as a network fault would: no notice, nothing more written.</summary>
-    private void BreakConnection()
+    internal void BreakConnection()
     {
         if (_closed) return;
         _closed = true;

@@ -61,17 +61,16 @@ public class InboundLinkTests
             }
         });
 
-        var (link, group) = NewLink(port);
-        var losses = 0;
-        link.Lost = _ => Interlocked.Increment(ref losses);
+        var restores = new RestoreCounter();
+        var (link, group) = NewLink(port, restores);
         link.Start();
         try
         {
             await link.WaitUpAsync(stop.Token);
             var until = DateTime.UtcNow.AddSeconds(10);
-            while (Volatile.Read(ref connections) < 2 && DateTime.UtcNow < until) await Task.Delay(50);
+            while ((Volatile.Read(ref connections) < 2 || restores.Restores < 1) && DateTime.UtcNow < until) await Task.Delay(50);
             Assert.That(connections, Is.GreaterThanOrEqualTo(2), "reconnected after the silence");
-            Assert.That(losses, Is.GreaterThanOrEqualTo(1));
+            Assert.That(restores.Restores, Is.GreaterThanOrEqualTo(1), "the loss was seen and the calls told of the link's return");
             Assert.That(probes, Is.GreaterThanOrEqualTo(1), "probed before giving up");
         }
         finally
@@ -152,7 +151,15 @@ public class InboundLinkTests
     }
 
     /// <summary>A control link to 127.0.0.1:port with short silence and backoff times.</summary>
-    private static (InboundLink Link, DotNetty.Transport.Channels.MultithreadEventLoopGroup Group) NewLink(int port)
+    private sealed class RestoreCounter : IControlLinkListener
+    {
+        private int _restores;
+        public int Restores => Volatile.Read(ref _restores);
+        public void OnChannelEvent(InboundLink link, Redswitch.Protocol.Messages.EslEvent evt) { }
+        public void OnRestored(InboundLink link, bool freeswitchRestarted, int generation) => Interlocked.Increment(ref _restores);
+    }
+
+    private static (InboundLink Link, DotNetty.Transport.Channels.MultithreadEventLoopGroup Group) NewLink(int port, IControlLinkListener? listener = null)
     {
         var options = new RedswitchOptions
         {
@@ -162,6 +169,6 @@ public class InboundLinkTests
             ReconnectCap = TimeSpan.FromMilliseconds(200),
         };
         var group = new DotNetty.Transport.Channels.MultithreadEventLoopGroup(1);
-        return (new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance), group);
+        return (new InboundLink(options.EslNodes[0], options, group, new RedswitchMetrics(), NullLogger.Instance, listener ?? new RestoreCounter()), group);
     }
 }

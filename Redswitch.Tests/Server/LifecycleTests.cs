@@ -169,7 +169,7 @@ public class LifecycleTests : RedisAndSimulatorTests
         await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
         await PushAsync(_redis, Call(dialId));
         await watch.CollectAsync(m => m == Answer(1), 1);
-        server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
+        Assert.That(await _sim!.BreakOutboundSocketAsync(server.Service.Registry.ByDialId(dialId)!.CallerUuid), Is.EqualTo(1), "the caller's socket broken");
         await watch.ExpectQuietAsync(1);
         Assert.That(_sim!.LiveChannels, Is.EqualTo(2), "FreeSWITCH keeps the bridge up");
         await watch.SendAsync("""{"type": "hangup"}""");
@@ -186,7 +186,7 @@ public class LifecycleTests : RedisAndSimulatorTests
         await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
         await PushAsync(_redis, Call(dialId, callee: "15550000480"));
         await watch.CollectAsync(m => m == Answer(1), 1);
-        server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
+        Assert.That(await _sim!.BreakOutboundSocketAsync(server.Service.Registry.ByDialId(dialId)!.CallerUuid), Is.EqualTo(1), "the caller's socket broken");
         var tail = await watch.CollectAsync(IsHangup, 2, 10);
         Assert.That(tail, Is.EquivalentTo(new[] { Hangup(0, "NORMAL_CLEARING"), Hangup(1, "NORMAL_CLEARING") }));
     }
@@ -242,7 +242,7 @@ public class LifecycleTests : RedisAndSimulatorTests
         await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
         await PushAsync(_redis, Call(dialId, caller: "15550000222"));
         Assert.That(await watch.NextAsync(), Is.EqualTo(Start(dialId)));
-        Assert.That(server.Service.Links!.Links[0].DropForTest(), Is.True);
+        Assert.That(await _sim!.BreakInboundConnectionsAsync(), Is.GreaterThanOrEqualTo(1), "the control link broken");
         Assert.That(await watch.NextAsync(10), Is.EqualTo(Hangup(0, "NO_ANSWER")));
         await watch.ExpectQuietAsync(0.5);
     }

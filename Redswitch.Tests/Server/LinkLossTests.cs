@@ -116,7 +116,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         for (var i = 0; i < 100 && !await _sim.ChannelExistsAsync(callee); i++) await Task.Delay(20);
         Assert.That(await _sim.ChannelExistsAsync(callee), Is.True, "the callee rings");
 
-        server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
+        Assert.That(await _sim!.BreakOutboundSocketAsync(server.Service.Registry.ByDialId(dialId)!.CallerUuid), Is.EqualTo(1), "the caller's socket broken");
         Assert.That(await watch.NextAsync(5), Is.EqualTo(Answer(1)));
         var metrics = await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics"));
         Assert.That(metrics, Does.Contain($"redswitch_esl_followed_legs{{node=\"127.0.0.1:{_simPort}\"}} 2"), "caller and callee followed");
@@ -133,7 +133,7 @@ public class LinkLossTests : RedisAndSimulatorTests
         var dialId = NewDialId();
         await using var watch = await AnsweredCallAsync(dialId);
         var barger = await BargeAsync(watch, dialId);
-        server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
+        Assert.That(await _sim!.BreakOutboundSocketAsync(server.Service.Registry.ByDialId(dialId)!.CallerUuid), Is.EqualTo(1), "the caller's socket broken");
         await watch.ExpectQuietAsync(0.3);
 
         // The barger presses 2 (whisper) on the phone: only the control link can tell Redswitch now.
@@ -156,11 +156,11 @@ public class LinkLossTests : RedisAndSimulatorTests
         var dialId = NewDialId();
         await using var watch = await AnsweredCallAsync(dialId);
         var callee = await StateAsync(dialId, "uuid_1");
-        server.Service.Registry.ByDialId(dialId)!.DropSocketForTest();
+        Assert.That(await _sim!.BreakOutboundSocketAsync(server.Service.Registry.ByDialId(dialId)!.CallerUuid), Is.EqualTo(1), "the caller's socket broken");
         await watch.ExpectQuietAsync(0.3);
         var link = server.Service.Links!.Links[0];
         var generation = link.Generation;
-        Assert.That(link.DropForTest(), Is.True);
+        Assert.That(await _sim!.BreakInboundConnectionsAsync(), Is.GreaterThanOrEqualTo(1), "the control link broken");
         await WaitAsync(() => link.IsUp && link.Generation > generation, 10, "the control link back");
         await watch.ExpectQuietAsync(0.3);
 

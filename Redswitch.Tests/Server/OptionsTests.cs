@@ -82,9 +82,9 @@ public class UptimeTests
     [Test]
     public void ParsesFreeSwitchStatus()
     {
-        var up = Redswitch.Server.Esl.InboundLink.ParseUptime(
+        var up = Redswitch.Server.Esl.FsReplies.Uptime(
             "UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds\nFreeSWITCH (Version 1.10) is ready\n");
         Assert.That(up, Is.EqualTo(new TimeSpan(1, 2, 3, 4, 5) + TimeSpan.FromTicks(60)));
-        Assert.That(Redswitch.Server.Esl.InboundLink.ParseUptime("-ERR no reply"), Is.Null);
+        Assert.That(Redswitch.Server.Esl.FsReplies.Uptime("-ERR no reply"), Is.Null);
     }
 }

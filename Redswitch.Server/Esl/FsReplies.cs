@@ -1,0 +1,118 @@
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Protocol.Messages;
+
+namespace Redswitch.Server.Esl;
+
+/// <summary>
+/// The one place that reads FreeSWITCH's words: replies, BACKGROUND_JOB bodies, channel events and <c>status</c>
+/// become typed values for the call logic. No other file matches FreeSWITCH reply text.
+/// </summary>
+public static class FsReplies
+{
+    /// <summary>The reply to <paramref name="command"/> (null when it is a sendmsg or bgapi); a null reply means the connection closed first.</summary>
+    public static FsReply Classify(FsCommand? command, EslMessage? reply)
+    {
+        switch (reply)
+        {
+            case null:
+                return FsReply.Lost;
+            case CommandReply c:
+                return c.IsOk ? new FsReply(FsOutcome.Accepted, c.ReplyText.Trim()) : FsReply.Refused(c.ReplyText.Trim());
+            case ApiResponse a:
+                var text = a.BodyText.Trim();
+                if (command is UuidExists)
+                    return text switch
+                    {
+                        "true" => new FsReply(FsOutcome.Accepted, text),
+                        "false" => new FsReply(FsOutcome.NoSuchChannel, text),
+                        _ => FsReply.Refused(text),
+                    };
+                if (a.IsOk) return new FsReply(FsOutcome.Accepted, text);
+                // "-ERR No such channel!" (uuid_kill, uuid_dump, uuid_recv_dtmf on a channel that is gone)
+                if (text.Contains("No such channel", StringComparison.OrdinalIgnoreCase)) return new FsReply(FsOutcome.NoSuchChannel, text);
+                return FsReply.Refused(text);
+            default:
+                return FsReply.Refused(reply.ToString() ?? "error");
+        }
+    }
+
+    /// <summary>A BACKGROUND_JOB body of an originate: "+OK uuid", "-ERR USER_BUSY" (a hangup cause), or another error.</summary>
+    public static FsJobResult JobResult(string? body)
+    {
+        var text = body?.Trim() ?? "";
+        if (text.StartsWith("+OK", StringComparison.Ordinal)) return new FsJobResult(FsJobOutcome.Answered, text);
+        if (text.StartsWith("-ERR ", StringComparison.Ordinal) && text[5..].Trim() is var name && HangupCauses.IsCause(name))
+            return new FsJobResult(FsJobOutcome.HungUp, name);
+        return new FsJobResult(FsJobOutcome.Failed, text);
+    }
+
+    /// <summary>A channel event as the call machine needs it; null when it names no channel.</summary>
+    public static LegEvent? LegEvent(EslEvent evt, bool fromSocket)
+    {
+        if (evt.UniqueId is not { } uuid) return null;
+        switch (evt.EventName)
+        {
+            case "CHANNEL_CREATE":
+            case "CHANNEL_PROGRESS":
+            case "CHANNEL_PROGRESS_MEDIA":
+            case "CHANNEL_EXECUTE":
+            case "CHANNEL_BRIDGE":
+            case "CHANNEL_UNBRIDGE":
+                return new LegEvent(uuid, LegEventKind.Exists, fromSocket);
+            case "CHANNEL_ANSWER":
+                return new LegEvent(uuid, LegEventKind.Answer, fromSocket);
+            case "CHANNEL_HANGUP":
+                return new LegEvent(uuid, LegEventKind.Hangup, fromSocket) { Cause = evt["Hangup-Cause"] };
+            case "CHANNEL_HANGUP_COMPLETE":
+                return new LegEvent(uuid, LegEventKind.HangupComplete, fromSocket)
+                {
+                    Cause = evt["Hangup-Cause"],
+                    OriginateFailedCause = evt["variable_originate_failed_cause"],
+                    HadAnswered = evt["Caller-Channel-Answered-Time"] is { } t && t != "0",
+                };
+            case "CHANNEL_EXECUTE_COMPLETE":
+                return new LegEvent(uuid, LegEventKind.ExecuteComplete, fromSocket)
+                {
+                    BridgeEnded = evt["Application"] == "bridge",
+                    Cause = evt["Hangup-Cause"],
+                    OriginateFailedCause = evt["variable_originate_failed_cause"],
+                };
+            case "DTMF":
+                return new LegEvent(uuid, LegEventKind.Dtmf, fromSocket)
+                {
+                    Digit = evt["DTMF-Digit"] is [var d and >= '0' and <= '9'] ? d - '0' : null,
+                    DigitFromApp = evt["DTMF-Source"] == "APP",
+                };
+            default:
+                return new LegEvent(uuid, LegEventKind.Other, fromSocket);
+        }
+    }
+
+    /// <summary><c>status</c>: "UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
+    public static TimeSpan? Uptime(string? status)
+    {
+        if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
+        var line = status.AsSpan(3);
+        var nl = line.IndexOf('\n');
+        if (nl >= 0) line = line[..nl];
+        double ms = 0;
+        foreach (var part in line.ToString().Split(',', StringSplitOptions.TrimEntries))
+        {
+            var sp = part.Split(' ');
+            if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
+            ms += sp[1] switch
+            {
+                "years" => n * 365.25 * 86400000,
+                "days" => n * 86400000.0,
+                "hours" => n * 3600000.0,
+                "minutes" => n * 60000.0,
+                "seconds" => n * 1000.0,
+                "milliseconds" => n,
+                "microseconds" => n / 1000.0,
+                _ => 0,
+            };
+        }
+        return TimeSpan.FromMilliseconds(ms);
+    }
+}
