@@ -7,6 +7,7 @@ using static Redswitch.Tests.Server.Jobs;
 namespace Redswitch.Tests.Server;
 
 /// <summary>End to end: a real redis-server, the simulator over loopback sockets, and the server in-process.</summary>
+[Category("e2e")]
 [NonParallelizable]
 public class CallFlowTests
 {

@@ -6,6 +6,7 @@ using static Redswitch.Tests.Server.Jobs;
 namespace Redswitch.Tests.Server;
 
 /// <summary>Link loss, graceful stop, health and metrics, several instances, socket drop, restart recovery.</summary>
+[Category("e2e")]
 [NonParallelizable]
 public class LifecycleTests : RedisAndSimulatorTests
 {

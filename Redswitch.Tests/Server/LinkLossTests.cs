@@ -10,6 +10,7 @@ namespace Redswitch.Tests.Server;
 /// the control link, an outbound socket that drops, a command FreeSWITCH refuses. Faults are injected by the
 /// simulator (<see cref="SimulatorHost.CommandFaults"/>) on the real connections.
 /// </summary>
+[Category("e2e")]
 [NonParallelizable]
 public class LinkLossTests : RedisAndSimulatorTests
 {

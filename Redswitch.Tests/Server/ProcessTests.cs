@@ -7,6 +7,7 @@ using static Redswitch.Tests.Server.Jobs;
 namespace Redswitch.Tests.Server;
 
 /// <summary>The server as operators start it: a real process, configured from the environment (SPEC §2, §8, §11).</summary>
+[Category("e2e")]
 [NonParallelizable]
 public class ProcessTests
 {

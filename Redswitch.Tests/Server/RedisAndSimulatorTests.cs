@@ -8,6 +8,7 @@ namespace Redswitch.Tests.Server;
 /// One redis-server for the fixture, a fresh simulator per test on a fixed port (so a test can stop and
 /// restart "FreeSWITCH"), and the servers a test starts, stopped after it (their log printed when it failed).
 /// </summary>
+[Category("e2e")]
 public abstract class RedisAndSimulatorTests
 {
     protected RedisServer _redis = null!;

@@ -1,9 +1,8 @@
 using Redswitch.Calls;
 using Redswitch.Calls.FreeSwitch;
 using Redswitch.Calls.Jobs;
-using Redswitch.Server.Calls;
 
-namespace Redswitch.Tests.Server;
+namespace Redswitch.Tests.Calls;
 
 public class BargeModeTests
 {

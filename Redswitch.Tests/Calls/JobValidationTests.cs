@@ -4,7 +4,7 @@ using Redswitch.Calls.Jobs;
 using Redswitch.Server.Calls;
 using Redswitch.Server.Configuration;
 
-namespace Redswitch.Tests.Server;
+namespace Redswitch.Tests.Calls;
 
 public class JobValidationTests
 {
