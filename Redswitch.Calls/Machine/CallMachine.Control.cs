@@ -147,7 +147,8 @@ public sealed partial class CallMachine
             Refuse(request, "barge already active");
             return;
         }
-        if (!_a.AnswerPublished || _a.HangupPublished || _hangup != HangupRequest.None)
+        // Also once the caller's hang-up went out (the callee left): the barger would eavesdrop on a leg being torn down.
+        if (!_a.AnswerPublished || _a.HangupPublished || _a.HangupSent || _hangup != HangupRequest.None)
         {
             Refuse(request, "call not answered");
             return;

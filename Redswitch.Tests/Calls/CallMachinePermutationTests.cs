@@ -374,7 +374,8 @@ public class CallMachinePermutationTests
             var r = d.Fx.Replies.Single();
             var bargeAt = d.Inputs.FindIndex(i => i is ControlReceived);
             var callerAnsweredBefore = d.Inputs.Take(bargeAt).Any(i => i is SocketConnected or BackgroundJobDone);
-            var callerHungUpBefore = d.Inputs.Take(bargeAt).Any(i => i is LegEvent { Uuid: Caller, Kind: LegEventKind.Hangup });
+            // the callee leaving sends the caller's hang-up: from then on the caller counts as gone
+            var callerHungUpBefore = d.Inputs.Take(bargeAt).Any(i => i is LegEvent { Uuid: Caller or Callee, Kind: LegEventKind.Hangup });
             if (r.Kind == ReplyKind.Ack && !accepted) p.Add("a refused barge acked");
             if (d.Fx.Events.Any(e => e is SideAnswered { Side: 2 }) && r.Kind != ReplyKind.Ack) p.Add("side 2 answered without its barge acked");
             if ((!callerAnsweredBefore || callerHungUpBefore) && r.Kind == ReplyKind.Ack) p.Add("barge acked while the caller was not talking");

@@ -391,6 +391,20 @@ public class CallMachineTests
     // ------------------------------------------------------------------ barge and its modes
 
     [Test]
+    public void Barge_AfterTheCallerWasHungUp_IsRefusedAndDialsNobody()
+    {
+        // The callee left: the caller's hang-up goes out on the socket, but its CHANNEL_HANGUP has not come yet.
+        var d = new CallDriver().AnsweredCall().Hangup(Callee, "NORMAL_CLEARING");
+        Assert.That(Of<SocketSent>(d.Fx.All).Select(s => s.Command), Does.Contain(new HangupCaller("NORMAL_CLEARING")));
+        var mark = d.Mark;
+        d.Control(BargeMsg("7"));
+        Assert.That(d.Fx.Replies.Single(), Is.EqualTo(Failure("barge", "call not answered", "7", 1)));
+        Assert.That(Of<BgApiSent>(d.Fx.Since(mark)), Is.Empty, "no barger rings on a call being torn down");
+        d.Hangup(Caller).HangupComplete(Caller).HangupComplete(Callee);
+        AssertNothingLeft(d);
+    }
+
+    [Test]
     public void Barge_AckedOnOk_ThenModesSendTheirDigits()
     {
         var d = new CallDriver().AnsweredCall();
