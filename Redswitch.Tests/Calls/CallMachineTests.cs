@@ -391,6 +391,25 @@ public class CallMachineTests
     // ------------------------------------------------------------------ barge and its modes
 
     [Test]
+    public void LateSocketThatCameAndDropped_LinkReturn_DoesNotHangUpTheCaller()
+    {
+        // The socket was late (the caller was followed), then came, the call was bridged, and the socket dropped.
+        var d = new CallDriver().Start().ReplyOriginate(FsReply.Ok).JobDone(Answered);
+        d.Fire(TimerKind.SocketLate).ReplyTo<UuidExists>(Caller, FsReply.Ok);
+        d.Connect().ReplyToSocket<BridgeCallee>(FsReply.Ok);
+        d.Event(Callee, LegEventKind.Exists).Answer(Callee).CloseSocket();
+        d.ReplyAll(FsReply.Ok);
+        var mark = d.Mark;
+        d.LoseLink().RestoreLink();
+        // Only a caller whose socket never came is hung up on the link's return (the old owner also hung up this one:
+        // its "late" flag outlived the socket).
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Select(a => a.Command).OfType<UuidKill>(), Is.Empty);
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Select(a => a.Command), Is.EquivalentTo(new FsCommand[] { new UuidExists(Caller), new UuidExists(Callee) }),
+            "both live legs are checked, as after any link loss");
+        Assert.That(d.Fx.Events.OfType<SideHungUp>(), Is.Empty, "the call goes on");
+    }
+
+    [Test]
     public void Barge_AfterTheCallerWasHungUp_IsRefusedAndDialsNobody()
     {
         // The callee left: the caller's hang-up goes out on the socket, but its CHANNEL_HANGUP has not come yet.
