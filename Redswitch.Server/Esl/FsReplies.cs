@@ -89,7 +89,7 @@ public static class FsReplies
         }
     }
 
-    /// <summary><c>status</c>: "UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
+    /// <summary><c>status</c>: "UP 0 years, 1 day, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
     public static TimeSpan? Uptime(string? status)
     {
         if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
@@ -101,15 +101,16 @@ public static class FsReplies
         {
             var sp = part.Split(' ');
             if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
-            ms += sp[1] switch
+            // FreeSWITCH writes a unit in the singular when its count is 1 ("1 day, 2 hours").
+            ms += sp[1].TrimEnd('s') switch
             {
-                "years" => n * 365.25 * 86400000,
-                "days" => n * 86400000.0,
-                "hours" => n * 3600000.0,
-                "minutes" => n * 60000.0,
-                "seconds" => n * 1000.0,
-                "milliseconds" => n,
-                "microseconds" => n / 1000.0,
+                "year" => n * 365.25 * 86400000,
+                "day" => n * 86400000.0,
+                "hour" => n * 3600000.0,
+                "minute" => n * 60000.0,
+                "second" => n * 1000.0,
+                "millisecond" => n,
+                "microsecond" => n / 1000.0,
                 _ => 0,
             };
         }

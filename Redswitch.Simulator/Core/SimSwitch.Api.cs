@@ -198,9 +198,8 @@ public sealed partial class SimSwitch
     private string Status()
     {
         var up = DateTime.UtcNow - _startedUtc;
-        var us = (up.Ticks / 10) % 1000;
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"UP 0 years, {up.Days} days, {up.Hours} hours, {up.Minutes} minutes, {up.Seconds} seconds, {up.Milliseconds} milliseconds, {us} microseconds\n");
+        sb.Append("UP ").Append(UpTimeText(up)).Append('\n');
         sb.Append("FreeSWITCH (Version 1.11.3-dev  64bit) is ready\n");
         sb.Append(CultureInfo.InvariantCulture, $"{SessionsSinceStartup} session(s) since startup\n");
         sb.Append(CultureInfo.InvariantCulture, $"{_live} session(s) - peak {_peak}, last 5min {_peak} \n");

@@ -205,10 +205,12 @@ public sealed partial class SimSwitch
         if (Options.HeartbeatInterval is { } hb) _heartbeat = Core.Schedule(Heartbeat, hb);
     }
 
-    private static string UpTimeText(TimeSpan up)
+    /// <summary>As FreeSWITCH writes it: a unit is singular when its count is 1 ("1 day, 2 hours").</summary>
+    internal static string UpTimeText(TimeSpan up)
     {
         var us = (up.Ticks / 10) % 1000;
-        return $"0 years, {up.Days} days, {up.Hours} hours, {up.Minutes} minutes, {up.Seconds} seconds, {up.Milliseconds} milliseconds, {us} microseconds";
+        static string N(long n, string unit) => string.Create(CultureInfo.InvariantCulture, $"{n} {unit}{(n == 1 ? "" : "s")}");
+        return $"{N(0, "year")}, {N(up.Days, "day")}, {N(up.Hours, "hour")}, {N(up.Minutes, "minute")}, {N(up.Seconds, "second")}, {N(up.Milliseconds, "millisecond")}, {N(us, "microsecond")}";
     }
 
     internal string SendEvent(string args, EslRequest req)

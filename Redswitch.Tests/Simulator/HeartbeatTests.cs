@@ -16,6 +16,27 @@ public class HeartbeatTests : SimTestBase
         var hb = (EslEvent)await c.WaitForEventAsync("HEARTBEAT");
         Assert.That((hb["Event-Info"], hb["Session-Count"], hb["Session-Since-Startup"]), Is.EqualTo(("System Ready", "0", "0")));
     }
+
+    [Test]
+    public async Task UptimeUnitsAreSingularForOne()
+    {
+        // FreeSWITCH writes "1 day, 2 hours" (mod_commands.c status, switch_core.c heartbeat): a parser that knows
+        // only plurals misreads a node's uptime.
+        await using var c = await ConnectAsync();
+        await c.CommandAsync("event plain HEARTBEAT");
+        var hb = (EslEvent)await c.WaitForEventAsync("HEARTBEAT");
+        var status = await c.ApiAsync("status");
+        foreach (var text in new[] { hb["Up-Time"]!, status[3..status.IndexOf('\n')] })
+        {
+            var parts = text.Split(", ");
+            Assert.That(parts, Has.Length.EqualTo(7), text);
+            foreach (var part in parts)
+            {
+                var (n, unit) = (long.Parse(part.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture), part.Split(' ')[1]);
+                Assert.That(unit.EndsWith('s'), Is.EqualTo(n != 1), $"'{part}' in '{text}'");
+            }
+        }
+    }
 }
 
 [TestFixture, CancelAfter(20000)]
