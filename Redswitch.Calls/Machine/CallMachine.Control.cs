@@ -162,8 +162,8 @@ public sealed partial class CallMachine
         _fx.Claim(leg.Uuid);
         _fx.Claim(_nextBargeUuid);
         _fx.SaveState([("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid)]);
-        if (SocketAlive) _fx.SendOnSocket(new FilterLeg(_nextBargeUuid));
-        else Follow(leg); // no socket to carry its events
+        // The socket carries the new leg's events (its filter went out as the "next" uuid); the next one gets its own.
+        if (!SocketAlive || !_fx.SendOnSocket(new FilterLeg(_nextBargeUuid))) Follow(leg); // no socket to carry them
         _fx.Log(CallLogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _settings.LogPhoneNumbers), leg.Uuid);
         if (!BgApi(new Originate(_dial.OriginateBarger(_job, leg.Uuid, phone, callerId, _a.Uuid)), new Pending.BargeOriginate(leg), leg))
         {

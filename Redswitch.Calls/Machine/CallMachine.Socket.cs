@@ -109,11 +109,8 @@ public sealed partial class CallMachine
     private void HangupCaller(string cause)
     {
         _a.HangupSent = true;
-        if (SocketAlive)
-        {
-            _fx.SendOnSocket(new HangupCaller(cause));
-            return;
-        }
+        // A socket that closed a moment ago is still "alive" until its close is handled: then the link carries it.
+        if (SocketAlive && _fx.SendOnSocket(new HangupCaller(cause))) return;
         Follow(_a);
         // Nothing went out (the link is down): a later attempt, or the link's return, must still be able to.
         if (!Api(new UuidKill(_a.Uuid, cause), new Pending.KillCaller())) _a.HangupSent = false;

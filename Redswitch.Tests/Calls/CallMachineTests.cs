@@ -410,6 +410,27 @@ public class CallMachineTests
     }
 
     [Test]
+    public void CalleeLeaves_AsTheSocketCloses_TheCallerIsHungUpOnTheLink()
+    {
+        // The socket broke but its close is not handled yet: the machine still counts it alive, the send fails.
+        var d = new CallDriver().AnsweredCall();
+        d.Fx.SocketOpen = false;
+        var mark = d.Mark;
+        d.Hangup(Callee, "NORMAL_CLEARING");
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Where(a => a.WentOut).Select(a => a.Command), Is.EqualTo(new FsCommand[] { new UuidKill(Caller, "NORMAL_CLEARING") }));
+        Assert.That(d.Fx.StillFollowed(), Does.Contain(Caller), "its end comes on the control link");
+    }
+
+    [Test]
+    public void Barge_AsTheSocketCloses_TheBargerIsFollowedOnTheLink()
+    {
+        var d = new CallDriver().AnsweredCall();
+        d.Fx.SocketOpen = false;
+        d.Control(BargeMsg("b"));
+        Assert.That(d.Fx.StillFollowed(), Does.Contain(Barger), "no socket filter went out for it");
+    }
+
+    [Test]
     public void Barge_AfterTheCallerWasHungUp_IsRefusedAndDialsNobody()
     {
         // The callee left: the caller's hang-up goes out on the socket, but its CHANNEL_HANGUP has not come yet.
