@@ -115,6 +115,8 @@ public sealed partial class CallMachine
             _fx.Unclaim(_b.Uuid);
             _fx.Unclaim(_nextBargeUuid);
             _phase = CallPhase.Ended;
+            // The job goes back to the list; a hangup already received still gets its one reply.
+            foreach (var h in TakeHangupsBeforeStart()) Refuse(h, "freeswitch unavailable");
             Settle(JobSettlement.NotSent);
             _fx.Ended(new CallSummary("", "", Silent: true));
             return;

@@ -431,6 +431,18 @@ public class CallMachineTests
     }
 
     [Test]
+    public void HangupBeforeAStartThatSendsNothing_IsRefused()
+    {
+        var d = new CallDriver();
+        d.Control(Msg("hangup", "\"h\""));
+        d.Fx.LinkUp = false;
+        d.Start();
+        Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.NotSent }));
+        Assert.That(d.Fx.Replies.Single(), Is.EqualTo(Failure("hangup", "freeswitch unavailable", "\"h\"", 1)));
+        Assert.That(d.Fx.Events, Is.Empty);
+    }
+
+    [Test]
     public void Barge_AfterTheCallerWasHungUp_IsRefusedAndDialsNobody()
     {
         // The callee left: the caller's hang-up goes out on the socket, but its CHANNEL_HANGUP has not come yet.
