@@ -63,20 +63,20 @@ public static class FsReplies
             case "CHANNEL_ANSWER":
                 return new LegEvent(uuid, LegEventKind.Answer, fromSocket);
             case "CHANNEL_HANGUP":
-                return new LegEvent(uuid, LegEventKind.Hangup, fromSocket) { Cause = evt["Hangup-Cause"] };
+                return new LegEvent(uuid, LegEventKind.Hangup, fromSocket) { Cause = NonEmpty(evt["Hangup-Cause"]) };
             case "CHANNEL_HANGUP_COMPLETE":
                 return new LegEvent(uuid, LegEventKind.HangupComplete, fromSocket)
                 {
-                    Cause = evt["Hangup-Cause"],
-                    OriginateFailedCause = evt["variable_originate_failed_cause"],
+                    Cause = NonEmpty(evt["Hangup-Cause"]),
+                    OriginateFailedCause = NonEmpty(evt["variable_originate_failed_cause"]),
                     HadAnswered = evt["Caller-Channel-Answered-Time"] is { } t && t != "0",
                 };
             case "CHANNEL_EXECUTE_COMPLETE":
                 return new LegEvent(uuid, LegEventKind.ExecuteComplete, fromSocket)
                 {
                     BridgeEnded = evt["Application"] == "bridge",
-                    Cause = evt["Hangup-Cause"],
-                    OriginateFailedCause = evt["variable_originate_failed_cause"],
+                    Cause = NonEmpty(evt["Hangup-Cause"]),
+                    OriginateFailedCause = NonEmpty(evt["variable_originate_failed_cause"]),
                 };
             case "DTMF":
                 return new LegEvent(uuid, LegEventKind.Dtmf, fromSocket)
@@ -88,6 +88,9 @@ public static class FsReplies
                 return new LegEvent(uuid, LegEventKind.Other, fromSocket);
         }
     }
+
+    /// <summary>An empty header is no value (a cause goes into a uuid_kill line).</summary>
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     /// <summary><c>status</c>: "UP 0 years, 1 day, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
     public static TimeSpan? Uptime(string? status)

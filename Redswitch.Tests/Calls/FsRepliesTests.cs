@@ -110,6 +110,14 @@ public class FsRepliesTests
         Assert.That(FsReplies.LegEvent(Channel("CHANNEL_HANGUP", Uuid), true)!.Cause, Is.Null);
     }
 
+    [Test]
+    public void AnEmptyCauseIsNoCause()
+    {
+        // It would otherwise end up in "uuid_kill <uuid> " (the callee's cause hangs the caller up).
+        var e = FsReplies.LegEvent(Channel("CHANNEL_HANGUP_COMPLETE", Uuid, ("Hangup-Cause", ""), ("variable_originate_failed_cause", " ")), false)!;
+        Assert.That((e.Cause, e.OriginateFailedCause), Is.EqualTo(((string?)null, (string?)null)));
+    }
+
     [TestCase("1700000000123456", true)]
     [TestCase("0", false)]
     [TestCase(null, false)]
