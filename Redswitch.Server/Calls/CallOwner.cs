@@ -187,8 +187,7 @@ public sealed class CallOwner : ICallEffects
         var job = _machine.Job;
         switch (evt)
         {
-            case CallStarted started:
-                if (started.ByReply) _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
+            case CallStarted:
                 _ctx.Publisher.Start(DialId, job.OrgId, job.UserId, Json.CallStart(DialId));
                 break;
             case SideAnswered a:
@@ -274,11 +273,17 @@ public sealed class CallOwner : ICallEffects
 
     bool ICallEffects.SendBgApi(Originate command, long correlation)
     {
+        var caller = _jobIds.Count == 0; // the first originate is the caller's
         var jobUuid = Guid.NewGuid().ToString();
         _jobIds.Add(jobUuid);
         _sentGeneration = _link.Generation;
         return _link.TryBgApi(command.Line, jobUuid,
-            r => Feed(new CommandReplied(correlation, FsReplies.Classify(null, r)) { LinkAlreadyBack = r is null && _link.IsUp && _link.Generation > _sentGeneration }),
+            r =>
+            {
+                // Every +OK counts, also one that comes after the socket started the call: a slow reply is a slow link.
+                if (caller && r is CommandReply { IsOk: true }) _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
+                Feed(new CommandReplied(correlation, FsReplies.Classify(null, r)) { LinkAlreadyBack = r is null && _link.IsUp && _link.Generation > _sentGeneration });
+            },
             evt => Feed(new BackgroundJobDone(correlation, FsReplies.JobResult(evt.EventBodyText))));
     }
 
@@ -346,8 +351,7 @@ public sealed class CallOwner : ICallEffects
 
     void ICallEffects.Release()
     {
-        foreach (var slot in _timers.Values) slot.Timer?.Dispose();
-        _timers.Clear();
+        // Timers still set (a SOCKET_LINGER longer than ENDED_LINGER) still fire: the exit must go out.
         _ctx.Registry.Remove(this);
         _ = _unsubscribe();
     }

@@ -184,6 +184,35 @@ public class CallOwnerTimerTests
     }
 
     [Test]
+    public void ALingerLongerThanTheReleaseStillEndsInExit()
+    {
+        _h = new OwnerHarness(OwnerHarness.Settings with { SocketLinger = TimeSpan.FromSeconds(90) });
+        var socket = _h.Connected();
+        _h.Owner.OnSocketEvent(Channel("CHANNEL_ANSWER", _h.B));
+        _h.Owner.OnSocketEvent(Channel("CHANNEL_HANGUP", _h.B, ("Hangup-Cause", "NORMAL_CLEARING")));
+        _h.Owner.OnSocketEvent(Channel("CHANNEL_HANGUP", _h.A, ("Hangup-Cause", "NORMAL_CLEARING")));
+
+        Advance(TimeSpan.FromSeconds(60));
+        Assert.That(_h.Unsubscribed, Is.EqualTo(1), "released at ENDED_LINGER");
+        Assert.That(socket.Texts, Does.Not.Contain("exit"));
+
+        Advance(TimeSpan.FromSeconds(30));
+        Assert.That(socket.Texts.Last(), Is.EqualTo("exit"), "the release did not take the linger timer with it");
+    }
+
+    [Test]
+    public void AnOriginateReplyThatComesAfterTheSocketIsStillTimed()
+    {
+        Assert.That(_h.Start(), Is.True);
+        Assert.That(_h.Owner.OnSocketConnected(new FakeSocket().Object), Is.True);
+        Assert.That(_h.Published[0], Is.EqualTo("start " + CallStartJson), "the socket proved the call first");
+
+        _h.BgApi[0].OnReply(CommandReply.Create("+OK Job-UUID: " + _h.BgApi[0].JobUuid));
+        Assert.That(_h.Metrics.OriginateLatency.Count, Is.EqualTo(1), "a slow reply is a slow link: it is measured");
+        Assert.That(_h.Published.Count(p => p.Contains("call-start", StringComparison.Ordinal)), Is.EqualTo(1));
+    }
+
+    [Test]
     public void ASocketThatConnectsInTimeCancelsTheLateTimer()
     {
         CallerAnswered();

@@ -61,7 +61,7 @@ internal sealed class OwnerHarness
     public bool LinkTakes { get; set; } = true;
     public int Unsubscribed { get; private set; }
 
-    public OwnerHarness()
+    public OwnerHarness(CallSettings? settings = null)
     {
         Link.SetupGet(l => l.Node).Returns(new EslNode("fs1", 8021));
         Link.SetupGet(l => l.IsUp).Returns(() => LinkUp);
@@ -100,7 +100,7 @@ internal sealed class OwnerHarness
             });
         Publisher.Setup(p => p.DeleteState(It.IsAny<string>())).Callback((string d) => Record(d, "o1", "u1", "delete"));
 
-        var ctx = new CallContext(Settings, new DialStrings(new DialSettings("sofia/gateway/{provider}/{number}", "sofia/external/{number}", 30)),
+        var ctx = new CallContext(settings ?? Settings, new DialStrings(new DialSettings("sofia/gateway/{provider}/{number}", "sofia/external/{number}", 30)),
             Publisher.Object, Registry, Metrics, Log.CreateLogger("test"), Time, "inst-1");
         Owner = new CallOwner(Job, ctx, Link.Object, () =>
         {
