@@ -22,13 +22,15 @@ public sealed partial class CallMachine
         ConfirmStart(byReply: false);
         MarkSeen(_a);
         AnswerLeg(_a);
-        if (_hangup != HangupRequest.None)
+        // Hung up already (asked to, or given up on when its socket was late): not bridged now that it came.
+        if (_hangup != HangupRequest.None || _a.HangupSent)
         {
-            _hangup = HangupRequest.Requested;
+            var cause = _hangup != HangupRequest.None ? _hangupCause : "NORMAL_CLEARING";
+            if (_hangup != HangupRequest.None) _hangup = HangupRequest.Requested;
             _a.HangupSent = true;
             var pending = TakeHangupsBeforeStart();
             var correlation = Track(new Pending.SocketHangup(pending));
-            if (!_fx.SendOnSocket(new HangupCaller(_hangupCause), correlation))
+            if (!_fx.SendOnSocket(new HangupCaller(cause), correlation))
             {
                 _pending.Remove(correlation);
                 foreach (var h in pending) Refuse(h, "freeswitch unavailable");

@@ -443,6 +443,20 @@ public class CallMachineTests
     }
 
     [Test]
+    public void SocketThatComesAfterTheGiveUp_HangsTheCallerUpInsteadOfBridging()
+    {
+        var d = new CallDriver().Start().ReplyOriginate(FsReply.Ok).JobDone(Answered);
+        d.Fire(TimerKind.SocketLate).ReplyTo<UuidExists>(Caller, FsReply.Ok);
+        d.Fire(TimerKind.SocketNeverCame);
+        Assert.That(d.Fx.AwaitingReply.Single().Command, Is.EqualTo(new UuidKill(Caller, "NORMAL_CLEARING")));
+        var mark = d.Mark;
+        d.Connect(); // the kill and the connection crossed
+        var sent = Of<SocketSent>(d.Fx.Since(mark)).Select(s => s.Command).ToList();
+        Assert.That(sent.OfType<BridgeCallee>(), Is.Empty, "the callee is not rung for a caller being hung up");
+        Assert.That(sent.OfType<HangupCaller>().Single(), Is.EqualTo(new HangupCaller("NORMAL_CLEARING")));
+    }
+
+    [Test]
     public void Barge_AfterTheCallerWasHungUp_IsRefusedAndDialsNobody()
     {
         // The callee left: the caller's hang-up goes out on the socket, but its CHANNEL_HANGUP has not come yet.
