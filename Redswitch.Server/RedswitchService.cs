@@ -1,10 +1,9 @@
-using Redswitch.Calls;
-using Redswitch.Calls.FreeSwitch;
-using Redswitch.Calls.Jobs;
 using System.Diagnostics;
 using DotNetty.Transport.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
 using Redswitch.Server.Calls;
 using Redswitch.Server.Configuration;
 using Redswitch.Server.Esl;

@@ -34,8 +34,9 @@ public sealed partial class CallMachine
     private readonly List<PendingControl> _pendingModes = [];
     private readonly BargeMode _mode = new();
     private string? _aFailedCause;
-    private readonly Dictionary<long, Pending> _pending = [];
-    private readonly Dictionary<long, Leg> _jobs = [];
+    private readonly InFlight<Pending> _pending = new();
+    /// <summary>Originates whose BACKGROUND_JOB has not come, by the correlation of their bgapi.</summary>
+    private readonly InFlight<Leg> _jobs = new();
     private long _lastCorrelation;
 
     /// <param name="ownerFields">Saved with the call's state when it starts (instance, node).</param>
@@ -295,7 +296,7 @@ public sealed partial class CallMachine
     private long Track(Pending pending)
     {
         var correlation = ++_lastCorrelation;
-        _pending[correlation] = pending;
+        _pending.Add(correlation, pending);
         return correlation;
     }
 
@@ -311,7 +312,7 @@ public sealed partial class CallMachine
     private bool BgApi(Originate command, Pending pending, Leg leg)
     {
         var correlation = Track(pending);
-        _jobs[correlation] = leg;
+        _jobs.Add(correlation, leg);
         if (_fx.SendBgApi(command, correlation)) return true;
         _pending.Remove(correlation);
         _jobs.Remove(correlation);

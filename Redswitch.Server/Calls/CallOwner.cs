@@ -11,17 +11,6 @@ using Redswitch.Server.Redis;
 
 namespace Redswitch.Server.Calls;
 
-/// <summary>The services every call owner shares.</summary>
-public sealed record CallContext(
-    CallSettings Settings,
-    DialStrings DialStrings,
-    ICallPublisher Publisher,
-    CallRegistry Registry,
-    RedswitchMetrics Metrics,
-    ILogger Logger,
-    TimeProvider Time,
-    string InstanceId);
-
 /// <summary>
 /// Owns one call (one dial_id) for this instance: turns ESL and Redis input into <see cref="CallMachine"/> inputs and
 /// carries out its effects against the control link, the outbound socket, the publisher and timers. Inputs are
@@ -43,9 +32,11 @@ public sealed class CallOwner : ICallEffects
     private readonly Func<Task> _unsubscribe;
     private readonly DialScope _scope;
     private readonly CallMachine _machine;
-    private readonly Queue<CallInput> _inbox = new();
+    /// <summary>Inputs raised while one is handled (made on first need: most calls never have one).</summary>
+    private Queue<CallInput>? _inbox;
     private bool _handling;
-    private readonly Dictionary<CallTimer, TimerSlot> _timers = [];
+    /// <summary>The timers set, a few at a time (see <see cref="InFlight{T}"/> for why not a dictionary).</summary>
+    private readonly List<TimerSlot> _timers = [];
     /// <summary>Job-UUIDs of this call's bgapi commands: the link keeps them across reconnects until the call forgets them.</summary>
     private readonly List<string> _jobIds = [];
     private ICallSocket? _socket;
@@ -56,8 +47,9 @@ public sealed class CallOwner : ICallEffects
     private int _sentGeneration;
     private readonly TaskCompletionSource _endedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private sealed class TimerSlot
+    private sealed class TimerSlot(CallTimer name)
     {
+        public readonly CallTimer Name = name;
         public ITimer? Timer;
     }
 
@@ -160,12 +152,16 @@ public sealed class CallOwner : ICallEffects
     {
         lock (_gate)
         {
-            _inbox.Enqueue(input);
-            if (_handling) return;
+            if (_handling)
+            {
+                (_inbox ??= new()).Enqueue(input);
+                return;
+            }
             _handling = true;
             try
             {
-                while (_inbox.TryDequeue(out var next))
+                var next = input;
+                do
                 {
                     try { _machine.Handle(next); }
                     catch (Exception e)
@@ -174,7 +170,7 @@ public sealed class CallOwner : ICallEffects
                         using (_ctx.Logger.BeginScope(_scope))
                             _ctx.Logger.LogError(e, "call input {Input} failed", next.GetType().Name);
                     }
-                }
+                } while (_inbox is not null && _inbox.TryDequeue(out next));
             }
             finally { _handling = false; }
         }
@@ -300,8 +296,8 @@ public sealed class CallOwner : ICallEffects
     void ICallEffects.SetTimer(CallTimer timer, TimeSpan after)
     {
         ((ICallEffects)this).CancelTimer(timer);
-        var slot = new TimerSlot();
-        _timers[timer] = slot;
+        var slot = new TimerSlot(timer);
+        _timers.Add(slot);
         // Under the lock: the callback cannot look at the slot before it holds its timer.
         slot.Timer = _ctx.Time.CreateTimer(_ => Fired(timer, slot), null, after, Timeout.InfiniteTimeSpan);
     }
@@ -310,8 +306,7 @@ public sealed class CallOwner : ICallEffects
     {
         lock (_gate)
         {
-            if (!_timers.TryGetValue(timer, out var current) || !ReferenceEquals(current, slot)) return; // cancelled or replaced
-            _timers.Remove(timer);
+            if (!_timers.Remove(slot)) return; // cancelled or replaced meanwhile
             slot.Timer?.Dispose();
             Feed(new TimerFired(timer));
         }
@@ -319,7 +314,13 @@ public sealed class CallOwner : ICallEffects
 
     void ICallEffects.CancelTimer(CallTimer timer)
     {
-        if (_timers.Remove(timer, out var slot)) slot.Timer?.Dispose();
+        for (var i = 0; i < _timers.Count; i++)
+        {
+            if (_timers[i].Name != timer) continue;
+            _timers[i].Timer?.Dispose();
+            _timers.RemoveAt(i);
+            return;
+        }
     }
 
     void ICallEffects.Settle(JobSettlement settlement)

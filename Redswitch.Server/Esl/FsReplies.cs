@@ -69,12 +69,15 @@ public static class FsReplies
                 {
                     Cause = NonEmpty(evt["Hangup-Cause"]),
                     OriginateFailedCause = NonEmpty(evt["variable_originate_failed_cause"]),
-                    HadAnswered = evt["Caller-Channel-Answered-Time"] is { } t && t != "0",
+                    // only the control link can have missed the answer (a channel event carries ~200 headers: read what is used)
+                    HadAnswered = !fromSocket && evt["Caller-Channel-Answered-Time"] is { } t && t != "0",
                 };
             case "CHANNEL_EXECUTE_COMPLETE":
+                // Every application of the caller's leg ends with one; only the bridge's says how the callee went.
+                if (evt["Application"] != "bridge") return new LegEvent(uuid, LegEventKind.ExecuteComplete, fromSocket);
                 return new LegEvent(uuid, LegEventKind.ExecuteComplete, fromSocket)
                 {
-                    BridgeEnded = evt["Application"] == "bridge",
+                    BridgeEnded = true,
                     Cause = NonEmpty(evt["Hangup-Cause"]),
                     OriginateFailedCause = NonEmpty(evt["variable_originate_failed_cause"]),
                 };

@@ -1,6 +1,3 @@
-using Redswitch.Calls;
-using Redswitch.Calls.FreeSwitch;
-using Redswitch.Calls.Jobs;
 using System.Net;
 using DotNetty.Transport.Bootstrapping;
 using DotNetty.Transport.Channels;

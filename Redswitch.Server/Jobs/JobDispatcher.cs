@@ -1,7 +1,6 @@
-using Redswitch.Calls;
-using Redswitch.Calls.FreeSwitch;
-using Redswitch.Calls.Jobs;
 using Microsoft.Extensions.Logging;
+using Redswitch.Calls;
+using Redswitch.Calls.Jobs;
 using Redswitch.Server.Calls;
 using Redswitch.Server.Configuration;
 using Redswitch.Server.Esl;

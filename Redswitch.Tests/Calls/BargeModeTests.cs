@@ -1,6 +1,4 @@
 using Redswitch.Calls;
-using Redswitch.Calls.FreeSwitch;
-using Redswitch.Calls.Jobs;
 
 namespace Redswitch.Tests.Calls;
 

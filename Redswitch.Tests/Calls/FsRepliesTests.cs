@@ -136,7 +136,9 @@ public class FsRepliesTests
     {
         var e = FsReplies.LegEvent(Channel("CHANNEL_EXECUTE_COMPLETE", Uuid, ("Application", app), ("Hangup-Cause", "USER_BUSY"),
             ("variable_originate_failed_cause", "USER_BUSY")), true)!;
-        Assert.That((e.BridgeEnded, e.Cause, e.OriginateFailedCause), Is.EqualTo((bridgeEnded, "USER_BUSY", "USER_BUSY")));
+        // the causes are read only for the bridge: they say how the callee went (and other apps end often)
+        var cause = bridgeEnded ? "USER_BUSY" : null;
+        Assert.That((e.BridgeEnded, e.Cause, e.OriginateFailedCause), Is.EqualTo((bridgeEnded, cause, cause)));
     }
 
     [TestCase("5", "RTP", 5, false)]

@@ -1,4 +1,3 @@
-using Redswitch.Calls;
 using Redswitch.Calls.FreeSwitch;
 using Redswitch.Calls.Jobs;
 using Redswitch.Server.Calls;

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+using Redswitch.Calls;
+using Redswitch.Calls.FreeSwitch;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+
+namespace Redswitch.Server.Calls;
+
+/// <summary>The services every call owner shares.</summary>
+public sealed record CallContext(
+    CallSettings Settings,
+    DialStrings DialStrings,
+    ICallPublisher Publisher,
+    CallRegistry Registry,
+    RedswitchMetrics Metrics,
+    ILogger Logger,
+    TimeProvider Time,
+    string InstanceId);
