@@ -67,7 +67,7 @@ public sealed partial class CallMachine
             // FreeSWITCH has not taken the originate yet: the legs are killed once it has, and that answers this.
             _hangup = HangupRequest.AwaitingStart;
             _hangupCause = "NORMAL_CLEARING";
-            _hangupsBeforeStart.Add(request);
+            (_hangupsBeforeStart ??= []).Add(request);
             return;
         }
         _hangup = HangupRequest.Requested;
@@ -157,7 +157,7 @@ public sealed partial class CallMachine
         leg.Phase = LegPhase.Ringing;
         leg.Request = request;
         _g = leg;
-        _mode.Reset();
+        Mode.Reset();
         _nextBargeUuid = _newUuid();
         _fx.Claim(leg.Uuid);
         _fx.Claim(_nextBargeUuid);
@@ -230,20 +230,20 @@ public sealed partial class CallMachine
             return;
         }
         // Planned now so that a message right behind this one sees it; a refusal takes it out again.
-        var change = _mode.Plan(digit);
+        var change = Mode.Plan(digit);
         if (change is null)
         {
             Refuse(request, "not in threeway");
             return;
         }
         var pending = request with { Change = change };
-        if (!g.AnswerPublished) _pendingModes.Add(pending); // applied when the barger answers
+        if (!g.AnswerPublished) (_pendingModes ??= []).Add(pending); // applied when the barger answers
         else SendMode(g, pending);
     }
 
     private void SendMode(Leg leg, PendingControl pending)
     {
-        var digit = _mode.Send(pending.Change!);
+        var digit = Mode.Send(pending.Change!);
         if (!Api(new UuidRecvDtmf(leg.Uuid, digit.ToString(System.Globalization.CultureInfo.InvariantCulture)), new Pending.ModeChange(pending), preferSocket: SocketAlive))
             RefuseMode(pending, "freeswitch unavailable");
     }
@@ -252,7 +252,7 @@ public sealed partial class CallMachine
     {
         if (reply.Outcome == FsOutcome.Accepted)
         {
-            _mode.Accepted(pending.Change!);
+            Mode.Accepted(pending.Change!);
             Ack(pending);
         }
         else RefuseMode(pending, reply.Arrived ? reply.Text : "freeswitch unavailable");
@@ -261,22 +261,21 @@ public sealed partial class CallMachine
     /// <summary>A mode change FreeSWITCH did not take changes nothing (SPEC §5).</summary>
     private void RefuseMode(PendingControl pending, string cause)
     {
-        if (pending.Change is not null) _mode.Refused(pending.Change);
+        if (pending.Change is not null) Mode.Refused(pending.Change);
         Refuse(pending, cause);
     }
 
     private void ApplyPendingModes()
     {
-        if (_g is null) return;
-        var list = _pendingModes.ToArray();
-        _pendingModes.Clear();
+        if (_g is null || _pendingModes is not { } list) return;
+        _pendingModes = null;
         foreach (var pm in list) SendMode(_g, pm);
     }
 
     private void FailPendingModes(string cause)
     {
-        var list = _pendingModes.ToArray();
-        _pendingModes.Clear();
+        if (_pendingModes is not { } list) return;
+        _pendingModes = null;
         foreach (var pm in list) RefuseMode(pm, cause);
     }
 }

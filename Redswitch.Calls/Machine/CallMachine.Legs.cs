@@ -8,7 +8,7 @@ public sealed partial class CallMachine
         if (string.Equals(uuid, _a.Uuid, StringComparison.OrdinalIgnoreCase)) return _a;
         if (string.Equals(uuid, _b.Uuid, StringComparison.OrdinalIgnoreCase)) return _b;
         if (_g is not null && string.Equals(uuid, _g.Uuid, StringComparison.OrdinalIgnoreCase)) return _g;
-        foreach (var p in _pastBarges)
+        foreach (var p in PastBarges)
             if (string.Equals(uuid, p.Uuid, StringComparison.OrdinalIgnoreCase)) return p;
         return null;
     }
@@ -55,7 +55,7 @@ public sealed partial class CallMachine
                 break;
             case LegEventKind.Dtmf:
                 // Our own uuid_recv_dtmf comes back as DTMF-Source APP (its ack counted it); the rest is the keypad.
-                if (leg == _g && !e.DigitFromApp && e.Digit is { } digit) _mode.Pressed(digit);
+                if (leg == _g && !e.DigitFromApp && e.Digit is { } digit) Mode.Pressed(digit);
                 break;
         }
     }
@@ -106,7 +106,6 @@ public sealed partial class CallMachine
         if (leg == _g)
         {
             FailPendingModes("barge leg ended");
-            _pastBarges.Add(leg);
             _g = null;
         }
         // The callee is gone: FreeSWITCH leaves the caller parked in the socket (SPEC §7).
@@ -159,7 +158,7 @@ public sealed partial class CallMachine
         }
         if (SocketAlive)
         {
-            var allComplete = _a.Complete && (!_b.Seen || _b.Complete) && _pastBarges.All(l => !l.Seen || l.Complete);
+            var allComplete = _a.Complete && (!_b.Seen || _b.Complete) && PastBarges.All(l => !l.Seen || l.Complete);
             if (allComplete) SendExit();
             else if (_socket == SocketState.Connected)
             {

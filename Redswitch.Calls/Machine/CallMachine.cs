@@ -22,7 +22,6 @@ public sealed partial class CallMachine
     private Leg? _g;
     /// <summary>Every leg ever dialled (timers name legs by index here).</summary>
     private readonly List<Leg> _legs = [];
-    private readonly List<Leg> _pastBarges = [];
     private string _nextBargeUuid;
     private CallPhase _phase;
     private bool _everStarted;
@@ -30,9 +29,10 @@ public sealed partial class CallMachine
     private HangupRequest _hangup;
     private string _hangupCause = "NORMAL_CLEARING";
     private bool _jobSettled;
-    private readonly List<PendingControl> _hangupsBeforeStart = [];
-    private readonly List<PendingControl> _pendingModes = [];
-    private readonly BargeMode _mode = new();
+    // Made on first need: most calls never have a hangup before their start, a barge or a mode change.
+    private List<PendingControl>? _hangupsBeforeStart;
+    private List<PendingControl>? _pendingModes;
+    private BargeMode? _mode;
     private string? _aFailedCause;
     private readonly InFlight<Pending> _pending = new();
     /// <summary>Originates whose BACKGROUND_JOB has not come, by the correlation of their bgapi.</summary>
@@ -94,6 +94,11 @@ public sealed partial class CallMachine
         _legs.Add(leg);
         return leg;
     }
+
+    private BargeMode Mode => _mode ??= new BargeMode();
+
+    /// <summary>Barge legs that have ended, in order (a refused one never rang and is not among them).</summary>
+    private IEnumerable<Leg> PastBarges => _legs.Where(l => l.Side == 2 && l != _g && l.HangupPublished);
 
     private bool SocketAlive => _socket is SocketState.Connected or SocketState.Lingering;
     private bool SocketPresent => _socket is SocketState.Connected or SocketState.Lingering or SocketState.Exiting;
@@ -174,8 +179,8 @@ public sealed partial class CallMachine
 
     private List<PendingControl> TakeHangupsBeforeStart()
     {
-        var pending = _hangupsBeforeStart.ToList();
-        _hangupsBeforeStart.Clear();
+        var pending = _hangupsBeforeStart ?? [];
+        _hangupsBeforeStart = null;
         return pending;
     }
 
@@ -263,7 +268,7 @@ public sealed partial class CallMachine
     private string SidesSummary()
     {
         var sb = new System.Text.StringBuilder();
-        foreach (var leg in new[] { _a, _b }.Concat(_pastBarges))
+        foreach (var leg in new[] { _a, _b }.Concat(PastBarges))
         {
             if (!leg.Dialled && leg.Cause is null) continue;
             if (sb.Length > 0) sb.Append(", ");

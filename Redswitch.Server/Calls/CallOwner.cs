@@ -35,10 +35,12 @@ public sealed class CallOwner : ICallEffects
     /// <summary>Inputs raised while one is handled (made on first need: most calls never have one).</summary>
     private Queue<CallInput>? _inbox;
     private bool _handling;
-    /// <summary>The timers set, a few at a time (see <see cref="InFlight{T}"/> for why not a dictionary).</summary>
-    private readonly List<TimerSlot> _timers = [];
-    /// <summary>Job-UUIDs of this call's bgapi commands: the link keeps them across reconnects until the call forgets them.</summary>
-    private readonly List<string> _jobIds = [];
+    /// <summary>The timers set, a few at a time, none for most of a call (a dictionary's buckets would stay).</summary>
+    private List<TimerSlot>? _timers;
+    /// <summary>Job-UUIDs of this call's bgapi commands whose BACKGROUND_JOB has not come: the link keeps them across
+    /// reconnects until the call forgets them (null while there is none, as for most of a call).</summary>
+    private List<string>? _jobIds;
+    private int _originates;
     private ICallSocket? _socket;
     private Action<JobSettlement>? _onSettled;
     private bool _notSent;
@@ -269,9 +271,9 @@ public sealed class CallOwner : ICallEffects
 
     bool ICallEffects.SendBgApi(Originate command, long correlation)
     {
-        var caller = _jobIds.Count == 0; // the first originate is the caller's
+        var caller = _originates++ == 0; // the first originate is the caller's
         var jobUuid = Guid.NewGuid().ToString();
-        _jobIds.Add(jobUuid);
+        (_jobIds ??= []).Add(jobUuid);
         _sentGeneration = _link.Generation;
         return _link.TryBgApi(command.Line, jobUuid,
             r =>
@@ -280,7 +282,11 @@ public sealed class CallOwner : ICallEffects
                 if (caller && r is CommandReply { IsOk: true }) _ctx.Metrics.OriginateLatency.Observe(Stopwatch.GetElapsedTime(_originateSent).TotalSeconds);
                 Feed(new CommandReplied(correlation, FsReplies.Classify(null, r)) { LinkAlreadyBack = r is null && _link.IsUp && _link.Generation > _sentGeneration });
             },
-            evt => Feed(new BackgroundJobDone(correlation, FsReplies.JobResult(evt.EventBodyText))));
+            evt =>
+            {
+                lock (_gate) Forget(jobUuid); // the link dropped it as it delivered it
+                Feed(new BackgroundJobDone(correlation, FsReplies.JobResult(evt.EventBodyText)));
+            });
     }
 
     void ICallEffects.Follow(string uuid) => _link.Follow(uuid);
@@ -293,11 +299,17 @@ public sealed class CallOwner : ICallEffects
 
     // ------------------------------------------------------------------ effects: time and the call's end
 
+    private void Forget(string jobUuid)
+    {
+        if (_jobIds is null || !_jobIds.Remove(jobUuid)) return;
+        if (_jobIds.Count == 0) _jobIds = null;
+    }
+
     void ICallEffects.SetTimer(CallTimer timer, TimeSpan after)
     {
         ((ICallEffects)this).CancelTimer(timer);
         var slot = new TimerSlot(timer);
-        _timers.Add(slot);
+        (_timers ??= []).Add(slot);
         // Under the lock: the callback cannot look at the slot before it holds its timer.
         slot.Timer = _ctx.Time.CreateTimer(_ => Fired(timer, slot), null, after, Timeout.InfiniteTimeSpan);
     }
@@ -306,7 +318,8 @@ public sealed class CallOwner : ICallEffects
     {
         lock (_gate)
         {
-            if (!_timers.Remove(slot)) return; // cancelled or replaced meanwhile
+            if (_timers is null || !_timers.Remove(slot)) return; // cancelled or replaced meanwhile
+            if (_timers.Count == 0) _timers = null;
             slot.Timer?.Dispose();
             Feed(new TimerFired(timer));
         }
@@ -314,11 +327,12 @@ public sealed class CallOwner : ICallEffects
 
     void ICallEffects.CancelTimer(CallTimer timer)
     {
-        for (var i = 0; i < _timers.Count; i++)
+        for (var i = 0; _timers is not null && i < _timers.Count; i++)
         {
             if (_timers[i].Name != timer) continue;
             _timers[i].Timer?.Dispose();
             _timers.RemoveAt(i);
+            if (_timers.Count == 0) _timers = null;
             return;
         }
     }
@@ -343,8 +357,8 @@ public sealed class CallOwner : ICallEffects
         {
             _link.CallEnded();
             _ctx.Metrics.CallsByResult.WithLabels(summary.Result).Inc();
-            foreach (var job in _jobIds) _link.ForgetJob(job);
-            _jobIds.Clear();
+            foreach (var job in _jobIds ?? []) _link.ForgetJob(job);
+            _jobIds = null;
             Log(CallLogLevel.Information, "call ended ({Result}): {Sides}", summary.Result, summary.Sides);
         }
         _endedTcs.TrySetResult();
