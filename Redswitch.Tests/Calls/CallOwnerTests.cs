@@ -8,22 +8,11 @@ namespace Redswitch.Tests.Calls;
 /// <see cref="Redswitch.Server.Calls.CallOwner"/> against mocked links, sockets and publisher: what a subscriber of the
 /// call's channel would read, and what FreeSWITCH would be sent.
 /// </summary>
-public class CallOwnerTests
+public class CallOwnerTests : OwnerTestBase
 {
     private const string Answer0 = "side 0 + {\"type\": \"answer-event\", \"side\": \"0\"}";
     private const string SocketEvents = "event plain CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF";
 
-    private OwnerHarness _h = null!;
-
-    [SetUp]
-    public void SetUp() => _h = new OwnerHarness();
-
-    [TearDown]
-    public void NothingWentWrongInside()
-    {
-        Assert.That(_h.Log.Lines.Where(l => l.Contains(" Erro ", StringComparison.Ordinal)), Is.Empty, "an input failed inside the owner");
-        Assert.That(_h.WrongIds, Is.Empty);
-    }
 
     private string SaveLine => $"save instance=inst-1,node=fs1:8021,org_id=o1,user_id=u1,call_provider=prov,uuid_0={_h.A},uuid_1={_h.B},barge_next={_h.G}";
 

@@ -5,21 +5,10 @@ using static Redswitch.Tests.Calls.OwnerHarness;
 namespace Redswitch.Tests.Calls;
 
 /// <summary><see cref="Redswitch.Server.Calls.CallOwner"/>'s timers, driven by a FakeTimeProvider: each fires at its time, not a tick before, and a cancelled one never.</summary>
-public class CallOwnerTimerTests
+public class CallOwnerTimerTests : OwnerTestBase
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(1);
 
-    private OwnerHarness _h = null!;
-
-    [SetUp]
-    public void SetUp() => _h = new OwnerHarness();
-
-    [TearDown]
-    public void NothingWentWrongInside()
-    {
-        Assert.That(_h.Log.Lines.Where(l => l.Contains(" Erro ", StringComparison.Ordinal)), Is.Empty, "an input failed inside the owner");
-        Assert.That(_h.WrongIds, Is.Empty);
-    }
 
     private void Advance(TimeSpan by) => _h.Time.Advance(by);
 
