@@ -70,7 +70,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         _redis.ConnectionRestored += (_, _) => metrics.RedisReconnects.Inc();
         _redis.ConnectionFailed += (_, e) => { metrics.RedisErrors.Inc(); _logger.LogWarning("Redis connection lost: {Reason}", e.FailureType); };
 
-        _outbound = new OutboundServer(options, _registry, _boss, _workers, metrics, loggers.CreateLogger("Redswitch.Outbound"));
+        _outbound = new OutboundServer(options, _registry, _boss, _workers, metrics, loggers.CreateLogger("Redswitch.Outbound"), TimeProvider.System);
         try { await _outbound.StartAsync().ConfigureAwait(false); }
         catch (Exception e)
         {

@@ -14,9 +14,10 @@ namespace Redswitch.Server.Esl;
 
 /// <summary>
 /// Accepts FreeSWITCH's <c>socket</c> connections (SPEC §7): refuses peers outside OUTBOUND_ALLOW, sends
-/// <c>connect</c>, and hands the session to the owner of the channel's uuid; channels no call owns are refused.
+/// <c>connect</c> (closing a peer that does not answer it within <see cref="ConnectTimeout"/>), and hands the session to the
+/// owner of the channel's uuid; channels no call owns are refused. Every refusal is counted by reason.
 /// </summary>
-public sealed class OutboundServer(RedswitchOptions options, CallRegistry registry, IEventLoopGroup boss, IEventLoopGroup workers, RedswitchMetrics metrics, ILogger logger)
+public sealed class OutboundServer(RedswitchOptions options, CallRegistry registry, IEventLoopGroup boss, IEventLoopGroup workers, RedswitchMetrics metrics, ILogger logger, TimeProvider time)
     : IEslSessionListener, IAsyncDisposable
 {
     private IChannel? _listener;
@@ -39,24 +40,42 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
                 if (remote is null || !options.OutboundAllow.Any(c => c.Contains(remote)))
                 {
                     logger.LogWarning("outbound connection from {Peer} refused: not in OUTBOUND_ALLOW", ch.RemoteAddress);
+                    Refused("not_allowed");
                     ch.CloseAsync();
                     return;
                 }
                 ch.Pipeline.AddLast("decoder", new EslFrameDecoder());
                 ch.Pipeline.AddLast("encoder", new EslCommandEncoder());
                 ch.Pipeline.AddLast("session", new EslSession(this, "outbound", metrics, logger));
-                ch.Pipeline.AddLast("errors", new EslCodecErrorHandler(logger));
+                ch.Pipeline.AddLast("errors", new EslCodecErrorHandler(logger, _ => Refused("framing")));
             }));
         _listener = await bootstrap.BindAsync(options.OutboundListen).ConfigureAwait(false);
     }
 
+    /// <summary>FreeSWITCH answers <c>connect</c> in milliseconds; an idle or trickling peer must not hold a socket (SPEC §7).</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    private void Refused(string reason) => metrics.OutboundRefused.WithLabels(reason).Inc();
+
     void IEslSessionListener.OnActive(EslSession session)
     {
+        var answered = 0;
+        var timer = time.CreateTimer(_ =>
+        {
+            if (Interlocked.Exchange(ref answered, 1) != 0) return;
+            logger.LogWarning("outbound connection from {Peer} closed: no reply to connect within {Seconds} s", session.Remote, ConnectTimeout.TotalSeconds);
+            Refused("timeout");
+            session.Close();
+        }, null, ConnectTimeout, Timeout.InfiniteTimeSpan);
         session.TrySend(EslCommands.Connect(), reply =>
         {
+            timer.Dispose();
+            if (Interlocked.Exchange(ref answered, 1) != 0) return; // timed out meanwhile: already closed and counted
+            if (reply is null) return; // the peer closed first
             if (reply is not CommandReply { IsConnectReply: true } connect)
             {
                 logger.LogWarning("outbound connection from {Peer}: no channel data in reply to connect", session.Remote);
+                Refused("framing");
                 session.Close();
                 return;
             }
@@ -66,6 +85,7 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
             if (owner is null || (dialId is not null && dialId != owner.DialId) || !string.Equals(uuid, owner.CallerUuid, StringComparison.OrdinalIgnoreCase))
             {
                 logger.LogWarning("outbound connection from {Peer} for channel {Uuid} (dial_id {DialId}) refused: no call of this instance", session.Remote, uuid, dialId);
+                Refused("unknown_call");
                 session.TrySend(EslCommands.Exit(), _ => session.Close());
                 return;
             }

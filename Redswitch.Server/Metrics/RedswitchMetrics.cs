@@ -19,6 +19,7 @@ public sealed class RedswitchMetrics
     public Gauge EslLinksUp { get; }
     public Gauge EslFollowedLegs { get; }
     public Gauge OutboundSessionsOpen { get; }
+    public Counter OutboundRefused { get; }
     public Counter EslFrames { get; }
     public Counter EslBytes { get; }
     public Counter RedisErrors { get; }
@@ -42,6 +43,8 @@ public sealed class RedswitchMetrics
         EslFollowedLegs = f.CreateGauge("redswitch_esl_followed_legs",
             "Legs whose events the control link carries (their socket dropped or is late): one filter each on FreeSWITCH's side.", "node");
         OutboundSessionsOpen = f.CreateGauge("redswitch_outbound_sessions_open", "Outbound socket sessions open.");
+        OutboundRefused = f.CreateCounter("redswitch_outbound_refused_total",
+            "Outbound connections refused: not_allowed (OUTBOUND_ALLOW), unknown_call, timeout (no connect reply in 5 s), framing.", "reason");
         EslFrames = f.CreateCounter("redswitch_esl_frames_total", "ESL frames received.", "link");
         EslBytes = f.CreateCounter("redswitch_esl_bytes_total", "ESL bytes received.", "link");
         RedisErrors = f.CreateCounter("redswitch_redis_errors_total", "Redis commands that failed.");

@@ -261,6 +261,7 @@ public class LifecycleTests : RedisAndSimulatorTests
         Assert.That(await watch.NextAsync(15), Does.StartWith("{\"type\": \"hangup-event\", \"side\": \"0\""));
         await watch.ExpectQuietAsync(0.5);
         Assert.That(server.Log.Lines.Any(l => l.Contains("not in OUTBOUND_ALLOW")), Is.True);
+        Assert.That(await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics")), Does.Contain("redswitch_outbound_refused_total{reason=\"not_allowed\"} 1"));
         Assert.That(_sim!.LiveChannels, Is.Zero);
     }
 
@@ -278,6 +279,71 @@ public class LifecycleTests : RedisAndSimulatorTests
         await WaitAsync(() => server.Log.Lines.Any(l => l.Contains("no call of this instance")), 10, "refusal logged");
         for (var i = 0; i < 100 && await _sim!.ChannelExistsAsync(uuid); i++) await Task.Delay(50);
         Assert.That(await _sim!.ChannelExistsAsync(uuid), Is.False, "the foreign channel was let go (exit) and hung up");
+        Assert.That(await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics")), Does.Contain("redswitch_outbound_refused_total{reason=\"unknown_call\"} 1"));
+    }
+
+    [Test]
+    public async Task OutboundPeersThatDoNotAnswerConnectAreClosedAndCounted()
+    {
+        var server = await StartServerAsync();
+        var port = server.Service.OutboundPort;
+        using var idle = new System.Net.Sockets.TcpClient();
+        using var trickling = new System.Net.Sockets.TcpClient();
+        using var garbled = new System.Net.Sockets.TcpClient();
+        await idle.ConnectAsync(IPAddress.Loopback, port);
+        await trickling.ConnectAsync(IPAddress.Loopback, port);
+        await garbled.ConnectAsync(IPAddress.Loopback, port);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+
+        // a line that is no header: a framing error, closed at once
+        await garbled.GetStream().WriteAsync("no colon here\n\n"u8.ToArray());
+        Assert.That(await ClosedWithinAsync(garbled, TimeSpan.FromSeconds(5)), Is.True, "closed on the framing error");
+
+        // one byte every 300 ms never makes a reply: closed at the connect timeout all the same
+        var reply = "Content-Type: command/reply\nReply-Text: +OK\n"u8.ToArray();
+        using var stop = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var b in reply)
+                {
+                    await trickling.GetStream().WriteAsync(new[] { b }, stop.Token);
+                    await Task.Delay(300, stop.Token);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
+        });
+        Assert.That(await ClosedWithinAsync(idle, TimeSpan.FromSeconds(10)), Is.True, "the idle peer closed");
+        Assert.That(await ClosedWithinAsync(trickling, TimeSpan.FromSeconds(5)), Is.True, "the trickling peer closed");
+        Assert.That(sw.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(4.5)), "not before the timeout");
+        stop.Cancel();
+        await trickle;
+
+        var text = await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics"));
+        Assert.That(text, Does.Contain("redswitch_outbound_refused_total{reason=\"timeout\"} 2"));
+        Assert.That(text, Does.Contain("redswitch_outbound_refused_total{reason=\"framing\"} 1"));
+        Assert.That(server.Log.Lines.Count(l => l.Contains("no reply to connect within 5 s")), Is.EqualTo(2), "one line each");
+
+        // a normal call is not affected
+        var dialId = NewDialId();
+        await using var watch = await ChannelWatcher.StartAsync(_redis.Client, dialId);
+        await PushAsync(_redis, Call(dialId));
+        await watch.CollectAsync(m => m == Answer(1), 1);
+    }
+
+    /// <summary>True once the server closed the connection (a read returns 0 or fails), within <paramref name="limit"/>.</summary>
+    private static async Task<bool> ClosedWithinAsync(System.Net.Sockets.TcpClient client, TimeSpan limit)
+    {
+        using var cts = new CancellationTokenSource(limit);
+        var buffer = new byte[4096];
+        try
+        {
+            while (true)
+                if (await client.GetStream().ReadAsync(buffer, cts.Token) == 0) return true;
+        }
+        catch (OperationCanceledException) { return false; }
+        catch (IOException) { return true; }
     }
 
     [Test]
