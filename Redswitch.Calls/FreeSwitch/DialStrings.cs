@@ -67,5 +67,7 @@ public sealed class DialStrings(DialSettings options)
         sb.Append(",dial_id=").Append(job.DialId)
           .Append(",call-side=").Append(side)
           .Append(",org_id=").Append(job.OrgId)
-          .Append(",user_id=").Append(job.UserId);
+          .Append(",user_id=").Append(job.UserId)
+          // ignored by other endpoints; keeps a loopback leg's uuid stable (lab and test set-ups use loopback)
+          .Append(",loopback_bowout=false");
 }

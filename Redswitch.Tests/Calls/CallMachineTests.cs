@@ -36,7 +36,7 @@ public class CallMachineTests
         var d = new CallDriver().Start();
         Assert.That(d.Fx.All.Take(3), Is.EqualTo(new Effect[] { new Claimed(Caller), new Claimed(Callee), new Claimed(Barger) }));
         var bg = d.Fx.All.OfType<BgApiSent>().Single();
-        Assert.That(bg.Command.Line, Does.StartWith("originate {origination_uuid=uuid-0,dial_id=d1,call-side=0,org_id=o1,user_id=u1,origination_caller_id_number=15105550100,"));
+        Assert.That(bg.Command.Line, Does.StartWith("originate {origination_uuid=uuid-0,dial_id=d1,call-side=0,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=15105550100,"));
         Assert.That(bg.Command.Line, Does.EndWith("}sofia/gateway/p1/15105625882 &socket('127.0.0.1:8084 async full')"));
         Assert.That(d.Fx.Events, Is.Empty, "nothing before FreeSWITCH takes the originate");
         Assert.That(d.Machine.Phase, Is.EqualTo(CallPhase.Originating));
@@ -58,7 +58,7 @@ public class CallMachineTests
         Assert.That(sent, Has.Count.EqualTo(2));
         Assert.That(((SubscribeLegs)sent[0].Command).Uuids, Is.EqualTo(new[] { Caller, Callee, Barger }));
         Assert.That(((BridgeCallee)sent[1].Command).DialString, Is.EqualTo(
-            "{origination_uuid=uuid-1,dial_id=d1,call-side=1,org_id=o1,user_id=u1,origination_caller_id_number=15105550101,leg_timeout=45}sofia/gateway/p1/15105625883"));
+            "{origination_uuid=uuid-1,dial_id=d1,call-side=1,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=15105550101,leg_timeout=45}sofia/gateway/p1/15105625883"));
         Assert.That(d.Fx.Events.Count(), Is.EqualTo(2), "the socket does not answer side 0 twice");
         d.ReplyToSocket<BridgeCallee>(FsReply.Ok);
 
@@ -481,7 +481,7 @@ public class CallMachineTests
         Assert.That(Of<SocketSent>(since).Single().Command, Is.EqualTo(new FilterLeg(SecondBarger)), "the next barger's events come on the socket too");
         Assert.That(Of<StateSaved>(since).Single().Fields, Is.EqualTo(new[] { ("uuid_2", Barger), ("barge_next", SecondBarger) }));
         var line = Of<BgApiSent>(since).Single().Command.Line;
-        Assert.That(line, Does.StartWith("originate {origination_uuid=uuid-2,dial_id=d1,call-side=2,org_id=o1,user_id=u1,origination_caller_id_number=777-777-7777,"));
+        Assert.That(line, Does.StartWith("originate {origination_uuid=uuid-2,dial_id=d1,call-side=2,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=777-777-7777,"));
         Assert.That(line, Does.EndWith("}sofia/gateway/p1/15550000777 &eavesdrop(uuid-0)"));
         Assert.That(d.Fx.Replies, Is.Empty);
 

@@ -26,7 +26,7 @@ public class CallOwnerTests : OwnerTestBase
         Assert.That(_h.BgApi, Has.Count.EqualTo(1));
         var a = _h.A;
         Assert.That(_h.BgApi[0].Line, Is.EqualTo(
-            $"originate {{origination_uuid={a},dial_id=d1,call-side=0,org_id=o1,user_id=u1,origination_caller_id_number=5550001," +
+            $"originate {{origination_uuid={a},dial_id=d1,call-side=0,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=5550001," +
             @"ignore_early_media=true,originate_timeout=30,hangup_after_bridge=true,ringback=%(2000\,4000\,440\,480)}" +
             "sofia/gateway/prov/15551230001 &socket('10.0.0.5:8084 async full')"));
         Assert.That(Guid.TryParse(_h.BgApi[0].JobUuid, out _), Is.True, _h.BgApi[0].JobUuid);
@@ -101,7 +101,7 @@ public class CallOwnerTests : OwnerTestBase
             ($"filter Unique-ID {b}", false),
             ($"filter Unique-ID {_h.G}", false),
             ("sendmsg | call-command: execute | execute-app-name: bridge | execute-app-arg: " +
-             $"{{origination_uuid={b},dial_id=d1,call-side=1,org_id=o1,user_id=u1,origination_caller_id_number=5550002,leg_timeout=30}}" +
+             $"{{origination_uuid={b},dial_id=d1,call-side=1,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=5550002,leg_timeout=30}}" +
              "sofia/gateway/prov/15551230002", true),
         }));
         Assert.That(_h.Published, Is.EqualTo(new[] { "start " + CallStartJson, SaveLine, Answer0 }));

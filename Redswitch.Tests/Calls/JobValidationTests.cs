@@ -152,10 +152,10 @@ public class JobValidationTests
         var d = new DialStrings(o.Dial);
         var job = JobParser.Parse(Valid).Job!;
         var a = d.OriginateCaller(job, "A-UUID", "127.0.0.1:8084");
-        Assert.That(a, Is.EqualTo("originate {origination_uuid=A-UUID,dial_id=talkiq_dial_id,call-side=0,org_id=talkiq_org_id,user_id=talkiq_user_id," +
+        Assert.That(a, Is.EqualTo("originate {origination_uuid=A-UUID,dial_id=talkiq_dial_id,call-side=0,org_id=talkiq_org_id,user_id=talkiq_user_id,loopback_bowout=false," +
                                   "origination_caller_id_number=15105625882,ignore_early_media=true,originate_timeout=30,hangup_after_bridge=true," +
                                   "ringback=%(2000\\,4000\\,440\\,480)}sofia/gateway/talk_call_provider/15105625882 &socket('127.0.0.1:8084 async full')"));
-        Assert.That(d.BridgeCallee(job, "B-UUID"), Is.EqualTo("{origination_uuid=B-UUID,dial_id=talkiq_dial_id,call-side=1,org_id=talkiq_org_id,user_id=talkiq_user_id," +
+        Assert.That(d.BridgeCallee(job, "B-UUID"), Is.EqualTo("{origination_uuid=B-UUID,dial_id=talkiq_dial_id,call-side=1,org_id=talkiq_org_id,user_id=talkiq_user_id,loopback_bowout=false," +
                                                               "origination_caller_id_number=14157697098,leg_timeout=30}sofia/gateway/talk_call_provider/1415697098"));
         Assert.That(d.OriginateBarger(job, "G", "bob@sip.example", "777-777-7777", "A-UUID"),
             Does.EndWith("origination_caller_id_number=777-777-7777,ignore_early_media=true,originate_timeout=30,leg_timeout=30}sofia/external/bob@sip.example &eavesdrop(A-UUID)"));
