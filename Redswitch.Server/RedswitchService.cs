@@ -10,6 +10,7 @@ using Redswitch.Server.Esl;
 using Redswitch.Server.Jobs;
 using Redswitch.Server.Metrics;
 using Redswitch.Server.Redis;
+using Redswitch.Server.Redis.Outbox;
 using StackExchange.Redis;
 
 namespace Redswitch.Server;
@@ -33,10 +34,12 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     private OutboundServer? _outbound;
     private LinkPool? _links;
     private JobDispatcher? _dispatcher;
+    private RedisOutbox? _outbox;
 
     public CallRegistry Registry => _registry;
     public LinkPool? Links => _links;
     public IConnectionMultiplexer? Redis => _redis;
+    public RedisOutbox? Outbox => _outbox;
     public string? InstanceId { get; private set; }
     public string? Advertise { get; private set; }
     public int OutboundPort { get; private set; }
@@ -87,12 +90,15 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         _links = new LinkPool(links);
 
         var keys = new RedisKeys(options.JobList, InstanceId);
-        var publisher = new CallPublisher(_redis, metrics);
+        _outbox = new RedisOutbox(_redis, keys, options.RedisOutboxLimit, metrics, loggers.CreateLogger("Redswitch.Redis"), TimeProvider.System);
+        await _outbox.StartAsync().ConfigureAwait(false);
+        var publisher = new CallPublisher(_outbox);
         var settings = new CallSettings(TimeSpan.FromSeconds(options.RingTimeoutSeconds), options.SocketConnectTimeout, options.SocketLinger,
             options.EndedLinger, Advertise, options.LogPhoneNumbers);
         var ctx = new CallContext(settings, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"),
             TimeProvider.System, InstanceId);
-        _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, metrics, loggers.CreateLogger("Redswitch.Jobs"));
+        _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, _outbox, metrics, loggers.CreateLogger("Redswitch.Jobs"));
+        _outbox.WriteBackInstance = _dispatcher.WriteHeartbeatAsync;
 
         foreach (var link in links) link.Start();
         // Wait briefly for FreeSWITCH so "ready" usually means connected; jobs wait in Redis until it is.
@@ -129,10 +135,15 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         // Each step is bounded: with Redis or FreeSWITCH already gone, stopping must still end.
         if (_links is not null) foreach (var l in _links.Links) await Bounded(l.DisposeAsync().AsTask(), "closing a FreeSWITCH link").ConfigureAwait(false);
         if (_outbound is not null) await Bounded(_outbound.DisposeAsync().AsTask(), "closing the outbound server").ConfigureAwait(false);
+        if (_outbox is not null)
+        {
+            // The calls' last writes (hangup-events of the drain) reach Redis before it closes, if it is there.
+            await _outbox.FlushAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+            if (_outbox.Waiting > 0) _logger.LogWarning("stopping: {Waiting} Redis write(s) still in the outbox are lost (Redis unreachable)", _outbox.Waiting);
+            await _outbox.DisposeAsync().ConfigureAwait(false);
+        }
         if (_redis is not null)
         {
-            // Let fire-and-forget writes reach Redis before closing.
-            await Bounded(_redis.GetDatabase().PingAsync(), "flushing Redis writes").ConfigureAwait(false);
             await Bounded(_redis.CloseAsync(), "closing Redis").ConfigureAwait(false);
         }
         if (_blocking is not null) await Bounded(_blocking.CloseAsync(), "closing the blocking Redis connection").ConfigureAwait(false);
@@ -159,6 +170,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         c.AbortOnConnectFail = abort;
         // The .NET thread pool instead of the library's dedicated workers: far fewer wake-ups per command.
         c.SocketManager = SocketManager.ThreadPool;
+        // Nothing queues inside the client while it is disconnected: the outbox decides what waits (SPEC §8.1).
+        c.BacklogPolicy = BacklogPolicy.FailFast;
         return c;
     }
 

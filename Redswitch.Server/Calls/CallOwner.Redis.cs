@@ -7,18 +7,11 @@ namespace Redswitch.Server.Calls;
 /// <summary>The call's Redis writes: events, replies and its state hash, as SPEC §4/§5/§8 write them.</summary>
 public sealed partial class CallOwner
 {
-    /// <summary>A Redis write of this call failed already (it is logged once).</summary>
-    private bool _redisFailed;
-
     // ------------------------------------------------------------------ effects: Redis
 
-    void ICallEffects.Publish(CallEvent evt)
-    {
-        try { Publish(evt); }
-        catch (Exception e) when (RedisWriteFailed(e)) { }
-    }
+    // Every write goes into the call's outbox lane: none of these blocks or throws, whatever Redis does (SPEC §4).
 
-    private void Publish(CallEvent evt)
+    void ICallEffects.Publish(CallEvent evt)
     {
         var job = _machine.Job;
         switch (evt)
@@ -60,8 +53,7 @@ public sealed partial class CallOwner
                 break;
         }
         _ctx.Metrics.ControlMessages.WithLabels(KnownType(type), result).Inc();
-        try { _ctx.Publisher.Reply(DialId, json); }
-        catch (Exception e) when (RedisWriteFailed(e)) { }
+        _ctx.Publisher.Reply(DialId, json);
     }
 
     private static string KnownType(string type) =>
@@ -69,26 +61,11 @@ public sealed partial class CallOwner
 
     void ICallEffects.SaveState(IReadOnlyList<(string Field, string Value)> fields)
     {
-        try { _ctx.Publisher.SaveState(DialId, [.. fields.Select(f => (f.Field, (string?)f.Value))]); }
-        catch (Exception e) when (RedisWriteFailed(e)) { }
+        _ctx.Publisher.SaveState(DialId, [.. fields.Select(f => (f.Field, (string?)f.Value))]);
     }
 
     void ICallEffects.DeleteState()
     {
-        try { _ctx.Publisher.DeleteState(DialId); }
-        catch (Exception e) when (RedisWriteFailed(e)) { }
-    }
-
-    /// <summary>
-    /// A Redis write that throws (no connection: the client refuses at once) is counted, logged once per call, and the
-    /// call's decision goes on: the write is lost, not the call's state. Keeping such writes is the outbox's job.
-    /// </summary>
-    private bool RedisWriteFailed(Exception e)
-    {
-        if (e is not (StackExchange.Redis.RedisException or TimeoutException or ObjectDisposedException)) return false;
-        _ctx.Metrics.RedisErrors.Inc();
-        if (!_redisFailed) Log(CallLogLevel.Warning, "a Redis write of the call failed ({Reason}); the call goes on without it", e.Message);
-        _redisFailed = true;
-        return true;
+        _ctx.Publisher.DeleteState(DialId);
     }
 }

@@ -19,6 +19,8 @@ public sealed class RedswitchOptions
     public string RedisUrl { get; init; } = "redis://127.0.0.1:6379";
     public ConfigurationOptions Redis { get; init; } = new();
     public int RedisTimeoutSeconds { get; init; } = 10;
+    /// <summary>Writes that may wait in memory while Redis is unreachable (SPEC §4).</summary>
+    public int RedisOutboxLimit { get; init; } = 100_000;
     public IPEndPoint OutboundListen { get; init; } = new(IPAddress.Any, 8084);
     /// <summary>host:port for the socket app; null means "derive from the bound address".</summary>
     public string? OutboundAdvertise { get; init; }
@@ -98,6 +100,7 @@ public sealed class RedswitchOptions
         else if (password.Any(char.IsControl)) errs.Add("ESL_PASSWORD: contains a control character (value not shown)");
 
         var redisTimeout = Int("PUBSUB_REDIS_TIMEOUT", 10, 1, 3600);
+        var outboxLimit = Int("REDIS_OUTBOX_LIMIT", 100_000, 1, 100_000_000);
         var redisUrl = Get("PUBSUB_REDIS_URL") ?? "redis://127.0.0.1:6379";
         if (!Redswitch.Server.Configuration.RedisUrl.TryParse(redisUrl, redisTimeout, out var redis, out var redisError))
             errs.Add($"PUBSUB_REDIS_URL={MaskUrl(redisUrl)}: {redisError}");
@@ -172,6 +175,7 @@ public sealed class RedswitchOptions
             RedisUrl = redisUrl,
             Redis = redis,
             RedisTimeoutSeconds = redisTimeout,
+            RedisOutboxLimit = outboxLimit,
             OutboundListen = outboundListen,
             OutboundAdvertise = advertise,
             OutboundAllow = allow,

@@ -6,6 +6,8 @@ using Redswitch.Server.Configuration;
 using Redswitch.Server.Esl;
 using Redswitch.Server.Metrics;
 using Redswitch.Server.Redis;
+using Redswitch.Server.Redis.Outbox;
+using Redswitch.Server.Redis.Outbox.Writes;
 using StackExchange.Redis;
 
 namespace Redswitch.Server.Jobs;
@@ -26,6 +28,7 @@ public sealed class JobDispatcher
     private readonly RedswitchMetrics _metrics;
     private readonly ILogger _logger;
     private readonly RedisKeys _keys;
+    private readonly RedisOutbox _outbox;
     private readonly IDatabase _db;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stop = new();
@@ -34,8 +37,9 @@ public sealed class JobDispatcher
     private int _inFlight;
 
     public JobDispatcher(RedswitchOptions options, IConnectionMultiplexer redis, IConnectionMultiplexer blocking, LinkPool links,
-        CallRegistry registry, CallContext ctx, RedisKeys keys, RedswitchMetrics metrics, ILogger logger)
+        CallRegistry registry, CallContext ctx, RedisKeys keys, RedisOutbox outbox, RedswitchMetrics metrics, ILogger logger)
     {
+        _outbox = outbox;
         _options = options;
         _redis = redis;
         _blocking = blocking;
@@ -63,14 +67,21 @@ public sealed class JobDispatcher
 
     private void Heartbeat()
     {
-        _ = _db.StringSetAsync(_keys.Heartbeat, "1", TimeSpan.FromSeconds(_options.HeartbeatInterval.TotalSeconds * 3), flags: CommandFlags.FireAndForget);
+        // While Redis is away the outbox knows it; this waits for its write-back instead of failing every second.
+        if (!_outbox.Online) return;
+        try { _ = WriteHeartbeatAsync(_db).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); }
+        catch (Exception e) when (e is RedisException or TimeoutException) { return; }
         if (Interlocked.Exchange(ref _reclaiming, 1) == 0)
             _ = ReclaimAsync().ContinueWith(t =>
             {
-                if (t.IsFaulted) _logger.LogWarning("reclaiming jobs of stopped instances failed: {Reason}", t.Exception!.GetBaseException().Message);
+                if (t.IsFaulted) _logger.LogWarning("reclaiming jobs of stopped instances failed: {Reason}", FirstLine(t.Exception!.GetBaseException().Message));
                 Volatile.Write(ref _reclaiming, 0);
             }, TaskScheduler.Default);
     }
+
+    /// <summary>This instance's heartbeat key (SPEC §3.2); also written back by the outbox after Redis lost its data.</summary>
+    public Task WriteHeartbeatAsync(IDatabase db) =>
+        db.StringSetAsync(_keys.Heartbeat, "1", TimeSpan.FromSeconds(_options.HeartbeatInterval.TotalSeconds * 3));
 
     /// <summary>
     /// The processing list of an instance whose heartbeat key expired (it crashed) is taken over: each job moves
@@ -189,6 +200,23 @@ public sealed class JobDispatcher
 
     private async Task HandleAsync(string raw)
     {
+        string? marked = null; // the dialled mark, once this instance set it
+        try
+        {
+            await TakeAsync(raw, m => marked = m).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Nothing was dialled (every Redis step comes before the originate): the job goes back once Redis is
+            // there again; the outbox keeps the write meanwhile.
+            _metrics.RedisErrors.Inc();
+            _logger.LogWarning("a job could not be taken ({Reason}); it goes back to {Key} when Redis answers", FirstLine(e.Message), _keys.JobList);
+            _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, marked));
+        }
+    }
+
+    private async Task TakeAsync(string raw, Action<string> marked)
+    {
         var parsed = JobParser.Parse(raw);
         if (parsed.Job is null)
         {
@@ -205,15 +233,15 @@ public sealed class JobDispatcher
             !await _db.StringSetAsync(RedisKeys.Dialled(job.DialId), _keys.InstanceId, TimeSpan.FromSeconds(RedisKeys.DialledTtl), When.NotExists).ConfigureAwait(false))
         {
             _logger.LogWarning("job for dial_id {DialId} dead-lettered: already dialled", job.DialId);
-            await DeadLetterAsync(raw, "already dialled").ConfigureAwait(false);
+            DeadLetter(_outbox.Detached(), raw, "already dialled");
             return;
         }
+        marked(RedisKeys.Dialled(job.DialId));
 
         var link = _links.Pick();
         if (link is null)
         {
-            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
-            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+            _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, RedisKeys.Dialled(job.DialId)));
             return;
         }
         // The subscription is made below, before the originate; the owner drops it EndedLinger after the call ended.
@@ -221,7 +249,7 @@ public sealed class JobDispatcher
         var owner = new CallOwner(job, _ctx, link, () => queue?.UnsubscribeAsync() ?? Task.CompletedTask);
         if (!_registry.TryAdd(owner))
         {
-            await DeadLetterAsync(raw, "already dialled").ConfigureAwait(false);
+            DeadLetter(_outbox.Detached(), raw, "already dialled");
             return;
         }
         _metrics.CallsLive.Inc();
@@ -236,11 +264,10 @@ public sealed class JobDispatcher
         {
             // Nothing was dialled: undo the owner and the marker, and put the job back, or it
             // would count as a live call for ever and sit in the processing list.
-            _logger.LogWarning("subscribing to {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, e.Message, _keys.JobList);
+            _logger.LogWarning("subscribing to {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, FirstLine(e.Message), _keys.JobList);
             owner.ForceEndSilently();
             _registry.Remove(owner);
-            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
-            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+            _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, RedisKeys.Dialled(job.DialId)));
             return;
         }
 
@@ -249,19 +276,18 @@ public sealed class JobDispatcher
             try { owner.OnControl((string)m.Message!); }
             catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
         });
+        // From here on every write of the call, its job's settlement included, goes through its lane, in order.
+        var lane = _outbox.Track(job.DialId, job.OrgId, job.UserId, raw);
         var started = owner.Start(settlement =>
         {
             if (settlement == JobSettlement.Done)
             {
-                _db.ListRemoveAsync(_keys.Processing, raw, 1, CommandFlags.FireAndForget);
+                lane.Enqueue(new JobDoneWrite(_keys, raw));
                 return;
             }
-
             // The link dropped after the originate was written: FreeSWITCH may or may not have it.
             // The owner has published the failure; the job is kept in the dead list, not dropped.
-            _ = DeadLetterAsync(raw, "freeswitch link lost").ContinueWith(
-                t => _logger.LogError(t.Exception!.GetBaseException(), "dead-lettering the job of {DialId} failed; it stays in {Key}", job.DialId, _keys.Processing),
-                TaskContinuationOptions.OnlyOnFaulted);
+            DeadLetter(lane, raw, "freeswitch link lost");
         });
         if (!started)
         {
@@ -269,8 +295,8 @@ public sealed class JobDispatcher
             owner.ForceEndSilently();
             await queue.UnsubscribeAsync().ConfigureAwait(false);
             _registry.Remove(owner);
-            await _db.KeyDeleteAsync(RedisKeys.Dialled(job.DialId)).ConfigureAwait(false);
-            await ReturnToHeadAsync(raw).ConfigureAwait(false);
+            lane.Enqueue(new ReturnJobWrite(_keys, raw, RedisKeys.Dialled(job.DialId)));
+            lane.Enqueue(new StateDelete(job.DialId));
         }
     }
 
@@ -280,9 +306,20 @@ public sealed class JobDispatcher
         var publish = dialId is not null && !_registry.Contains(dialId) &&
                       !await _db.KeyExistsAsync(RedisKeys.Dialled(dialId)).ConfigureAwait(false);
         _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId ?? "(none)");
-        await DeadLetterAsync(raw, cause).ConfigureAwait(false);
-        if (publish)
-            _ctx.Publisher.Event(dialId!, orgId, userId, Json.JobFailure(cause));
+        var lane = _outbox.Detached();
+        DeadLetter(lane, raw, cause);
+        if (publish) lane.Enqueue(new RefusalWrite(dialId!, orgId, userId, Json.JobFailure(cause)));
+    }
+
+    private void DeadLetter(OutboxLane lane, string raw, string cause)
+    {
+        if (lane.Enqueue(new DeadLetterWrite(_keys, raw, cause, DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) _metrics.JobsDeadLettered.Inc();
+    }
+
+    private static string FirstLine(string s)
+    {
+        var i = s.IndexOfAny(['\r', '\n']);
+        return i < 0 ? s : s[..i];
     }
 
     private async Task DeadLetterAsync(string raw, string cause)

@@ -24,6 +24,8 @@ public sealed class RedswitchMetrics
     public Counter EslBytes { get; }
     public Counter RedisErrors { get; }
     public Counter RedisReconnects { get; }
+    public Gauge OutboxMessages { get; }
+    public Counter OutboxDropped { get; }
 
     public RedswitchMetrics()
     {
@@ -49,5 +51,7 @@ public sealed class RedswitchMetrics
         EslBytes = f.CreateCounter("redswitch_esl_bytes_total", "ESL bytes received.", "link");
         RedisErrors = f.CreateCounter("redswitch_redis_errors_total", "Redis commands that failed.");
         RedisReconnects = f.CreateCounter("redswitch_redis_reconnects_total", "Redis connections restored.");
+        OutboxMessages = f.CreateGauge("redswitch_outbox_messages", "Redis writes waiting in the outbox (Redis slow or unreachable).");
+        OutboxDropped = f.CreateCounter("redswitch_outbox_dropped_total", "Redis writes dropped because the outbox was full (REDIS_OUTBOX_LIMIT).");
     }
 }

@@ -218,28 +218,6 @@ public class CallOwnerTests : OwnerTestBase
     }
 
     [Test]
-    public void ACallWhoseRedisWritesFailStillEnds()
-    {
-        var socket = _h.Connected();
-        var (a, b) = (_h.A, _h.B);
-        // Redis goes away: the client refuses every write at once
-        var down = new StackExchange.Redis.RedisConnectionException(StackExchange.Redis.ConnectionFailureType.SocketFailure, "No connection is active/available");
-        _h.Publisher.Setup(p => p.SideEvent(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<int>(), It.IsAny<bool>(), It.IsAny<string>())).Throws(down);
-        _h.Publisher.Setup(p => p.DeleteState(It.IsAny<string>())).Throws(down);
-
-        _h.Owner.OnSocketEvent(Channel("CHANNEL_ANSWER", b));
-        _h.Owner.OnSocketEvent(Channel("CHANNEL_HANGUP_COMPLETE", b, ("Hangup-Cause", "NORMAL_CLEARING"), ("Caller-Channel-Answered-Time", "1700000000")));
-        Assert.That(socket.Texts.Last(), Is.EqualTo("sendmsg | call-command: hangup | hangup-cause: NORMAL_CLEARING"), "the decision went on past the failed write");
-        _h.Owner.OnSocketEvent(Channel("CHANNEL_HANGUP_COMPLETE", a, ("Hangup-Cause", "NORMAL_CLEARING"), ("Caller-Channel-Answered-Time", "1700000000")));
-
-        Assert.That(_h.Owner.Ended.IsCompleted, Is.True, "the call ended all the same");
-        Assert.That(_h.Registry.Live, Is.Zero);
-        Assert.That(socket.Texts.Last(), Is.EqualTo("exit"));
-        Assert.That(_h.Metrics.RedisErrors.Value, Is.EqualTo(4), "three side events and the state's delete, each counted");
-        Assert.That(_h.Log.Lines.Count(l => l.Contains("Redis write of the call failed", StringComparison.Ordinal)), Is.EqualTo(1), "logged once");
-    }
-
-    [Test]
     public void EveryJobUuidIsForgottenAtTheEndIncludingTheBarges()
     {
         var socket = _h.Connected();

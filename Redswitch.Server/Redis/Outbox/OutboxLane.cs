@@ -1,0 +1,151 @@
+using StackExchange.Redis;
+using Redswitch.Server.Redis.Outbox.Writes;
+
+namespace Redswitch.Server.Redis.Outbox;
+
+/// <summary>
+/// One call's writes, in order (SPEC §4): one write in flight at a time, so a retry never lets a later write
+/// overtake an earlier one; lanes do not wait for each other. It also keeps what Redis confirmed of the call — the
+/// sequence number, state fields, answered sides, whether its job is settled — to write back after Redis lost its data.
+/// </summary>
+public sealed class OutboxLane
+{
+    private enum Pump { Idle, Running }
+
+    private readonly RedisOutbox _outbox;
+    private readonly Queue<OutboxWrite> _queue = new();
+    private Pump _pump;
+    private long _nextSeq;
+
+    internal OutboxLane(RedisOutbox outbox, string? dialId, string? orgId, string? userId, string? job)
+    {
+        _outbox = outbox;
+        DialId = dialId;
+        OrgId = orgId;
+        UserId = userId;
+        Job = job;
+    }
+
+    /// <summary>Null for a lane of writes that belong to no call (a refused job).</summary>
+    public string? DialId { get; }
+    public string? OrgId { get; }
+    public string? UserId { get; }
+    /// <summary>The job as it sits in the processing list, while the call owns it.</summary>
+    public string? Job { get; }
+
+    // What Redis confirmed (touched by the lane's pump only, read under the lane's lock for a write-back).
+    internal long ConfirmedSeq;
+    internal Dictionary<string, string>? Fields;
+    internal int ActiveSides;
+    internal bool JobSettled;
+    internal bool StateDeleted;
+
+    /// <summary>Writes queued and not yet confirmed or dropped.</summary>
+    public int Waiting
+    {
+        get { lock (_queue) return _queue.Count; }
+    }
+
+    /// <summary>Queues <paramref name="write"/> behind the lane's earlier writes; false when the outbox is full (it is dropped).</summary>
+    public bool Enqueue(OutboxWrite write)
+    {
+        lock (_queue)
+        {
+            if (!_outbox.TryReserve(this, write)) return false;
+            if (write.Sequenced) write.Seq = ++_nextSeq;
+            _queue.Enqueue(write);
+            if (_pump == Pump.Running) return true;
+            _pump = Pump.Running;
+        }
+        _ = PumpAsync();
+        return true;
+    }
+
+    private async Task PumpAsync()
+    {
+        var retry = false;
+        while (true)
+        {
+            OutboxWrite write;
+            lock (_queue)
+            {
+                if (!_queue.TryPeek(out write!))
+                {
+                    _pump = Pump.Idle;
+                    _outbox.LaneIdle(this);
+                    return;
+                }
+            }
+
+            var online = _outbox.WhenOnline;
+            if (!online.IsCompleted)
+            {
+                await online.ConfigureAwait(false);
+                retry = true; // it may have gone out just before the connection dropped
+            }
+
+            WriteOutcome outcome;
+            try
+            {
+                var result = await write.SendAsync(_outbox.Database, retry).ConfigureAwait(false);
+                outcome = result == WriteResult.Done ? WriteOutcome.Done : WriteOutcome.Stale;
+            }
+            catch (Exception e)
+            {
+                outcome = _outbox.Failed(this, write, e);
+            }
+
+            if (outcome == WriteOutcome.Retry)
+            {
+                retry = true;
+                continue;
+            }
+            lock (_queue)
+            {
+                _queue.Dequeue();
+                if (outcome == WriteOutcome.Done) write.Confirmed(this);
+            }
+            _outbox.Release(this, write, outcome);
+            retry = false;
+        }
+    }
+
+    /// <summary>
+    /// The call's confirmed state put back into a Redis that lost it (SPEC §8.1 "Redis lost its data"): state hash
+    /// with its sequence number, active-list entries, the job in the processing list, the dialled mark.
+    /// </summary>
+    internal Task WriteBackAsync(IDatabase db, RedisKeys keys)
+    {
+        if (DialId is null || StateDeleted) return Task.CompletedTask;
+        var writes = new List<Task>(4);
+        lock (_queue)
+        {
+            var args = new List<RedisValue> { RedisKeys.DialledTtl, ConfirmedSeq };
+            foreach (var (f, v) in Fields ?? []) { args.Add(f); args.Add(v); }
+            if (args.Count > 2 || ConfirmedSeq > 0)
+                writes.Add(db.ScriptEvaluateAsync(OutboxScripts.RestoreState, OutboxScripts.StateKeys(DialId), [.. args]));
+            for (var side = 0; side < 3 && OrgId is not null && UserId is not null; side++)
+            {
+                if ((ActiveSides & (1 << side)) == 0) continue;
+                writes.Add(db.ScriptEvaluateAsync(OutboxScripts.ActiveAdd, OutboxScripts.ActiveKeys(DialId, OrgId, UserId),
+                    [CallEventWrite.SideValue(side), RedisKeys.ActiveTtl]));
+            }
+            if (Job is not null && !JobSettled)
+                writes.Add(db.ScriptEvaluateAsync(OutboxScripts.RestoreJob, OutboxScripts.RestoreJobKeys(keys), [Job]));
+            writes.Add(db.StringSetAsync(RedisKeys.Dialled(DialId), keys.InstanceId, TimeSpan.FromSeconds(RedisKeys.DialledTtl)));
+        }
+        return Task.WhenAll(writes);
+    }
+}
+
+/// <summary>What the lane does with a write after one attempt.</summary>
+public enum WriteOutcome
+{
+    Done,
+    /// <summary>The gate refused it as older than what Redis has.</summary>
+    Stale,
+    /// <summary>Redis refused the command itself (wrong type, script error…): logged, counted, dropped.</summary>
+    Rejected,
+    /// <summary>Redis unreachable (or not ready): wait until it is back, then send it again.</summary>
+    Retry,
+}

@@ -1,0 +1,94 @@
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Redis.Outbox;
+
+/// <summary>
+/// The Lua the outbox runs. Each script touches the keys of one hash slot only (Redis Cluster refuses anything else,
+/// and a script is atomic only on one node); the keys each one is given come from the methods beside it, which the
+/// slot tests call.
+/// </summary>
+public static class OutboxScripts
+{
+    /// <summary>
+    /// The gate of every message published for a call (SPEC §8.1 "Fencing"), on its state hash: a sequence number at
+    /// or below the one recorded is not published again. 1: published; 2: the same message again (a retry after the
+    /// connection dropped: it went out before); 0: an older message (stale), dropped.
+    /// ARGV: seq, ttl, channel, message.
+    /// </summary>
+    public const string Publish = """
+        local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+        local seq = tonumber(ARGV[1])
+        if seq < last then return 0 end
+        if seq == last then return 2 end
+        redis.call('HSET', KEYS[1], 'seq', ARGV[1])
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
+        redis.call('PUBLISH', ARGV[3], ARGV[4])
+        return 1
+        """;
+
+    public static RedisKey[] PublishKeys(string dialId) => [RedisKeys.CallState(dialId)];
+
+    /// <summary>An event into the user's history. ARGV: message, ttl.</summary>
+    public const string HistoryPush = "redis.call('LPUSH', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])";
+
+    /// <summary>The same, when it may have gone in already (a retry): not twice at the head. ARGV: message, ttl.</summary>
+    public const string HistoryPushOnce = """
+        if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then redis.call('LPUSH', KEYS[1], ARGV[1]) end
+        return redis.call('EXPIRE', KEYS[1], ARGV[2])
+        """;
+
+    /// <summary>The failure of a refused job: into the history, then published. ARGV: channel, message, ttl.</summary>
+    public const string Refusal =
+        "redis.call('LPUSH', KEYS[1], ARGV[2]) redis.call('EXPIRE', KEYS[1], ARGV[3]) return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+
+    public static RedisKey[] HistoryKeys(string orgId, string userId) => [RedisKeys.History(orgId, userId)];
+
+    /// <summary>An answered side's entry in the active list, exactly once. ARGV: value, ttl.</summary>
+    public const string ActiveAdd = """
+        redis.call('LREM', KEYS[1], 0, ARGV[1])
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        return redis.call('EXPIRE', KEYS[1], ARGV[2])
+        """;
+
+    /// <summary>The side's entry gone (an emptied list is an absent key). ARGV: value, ttl.</summary>
+    public const string ActiveRemove = "redis.call('LREM', KEYS[1], 0, ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])";
+
+    public static RedisKey[] ActiveKeys(string dialId, string orgId, string userId) => [RedisKeys.Active(dialId, orgId, userId)];
+
+    /// <summary>Fields of the call's state hash. ARGV: ttl, field, value, field, value…</summary>
+    public const string SaveState = "redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return redis.call('EXPIRE', KEYS[1], ARGV[1])";
+
+    /// <summary>
+    /// The state hash written back after Redis lost it: the fields, and the sequence number unless a higher one is
+    /// there already (a message that went out just before the restart). ARGV: ttl, seq, field, value…
+    /// </summary>
+    public const string RestoreState = """
+        if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+        local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+        if tonumber(ARGV[2]) > last then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
+        return redis.call('EXPIRE', KEYS[1], ARGV[1])
+        """;
+
+    public static RedisKey[] StateKeys(string dialId) => [RedisKeys.CallState(dialId)];
+
+    /// <summary>A job that became a call is dead-lettered at most once: only while it is still in the processing list. ARGV: job, wrapped.</summary>
+    public const string DeadLetter = """
+        if redis.call('LREM', KEYS[1], 1, ARGV[1]) > 0 then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+        return 1
+        """;
+
+    /// <summary>A job given back to the head of the job list, at most once. ARGV: job.</summary>
+    public const string ReturnJob = """
+        if redis.call('LREM', KEYS[1], -1, ARGV[1]) > 0 then redis.call('LPUSH', KEYS[2], ARGV[1]) end
+        return 1
+        """;
+
+    /// <summary>A live call's job back in the processing list after Redis lost it, exactly once. ARGV: job.</summary>
+    public const string RestoreJob = "redis.call('LREM', KEYS[1], 0, ARGV[1]) return redis.call('RPUSH', KEYS[1], ARGV[1])";
+
+    public static RedisKey[] DeadLetterKeys(RedisKeys keys) => [keys.Processing, keys.Dead];
+
+    public static RedisKey[] ReturnJobKeys(RedisKeys keys) => [keys.Processing, keys.JobList];
+
+    public static RedisKey[] RestoreJobKeys(RedisKeys keys) => [keys.Processing];
+}

@@ -1,0 +1,60 @@
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Redis.Outbox.Writes;
+
+/// <summary>How an event changes the user's active-call list (SPEC §8).</summary>
+public enum ActiveChange
+{
+    None,
+    /// <summary>The side answered: its <c>ACTIVE.n</c> entry goes in.</summary>
+    Add,
+    /// <summary>An answered side hung up: its entry goes.</summary>
+    Remove,
+}
+
+/// <summary>
+/// A call event (call-start, answer-event, hangup-event, failure): published through the gate on the call's state
+/// hash, then — only when the gate took it — written to the history and the active list (SPEC §4, §8, §8.1).
+/// call-start resets the history first (DEL), so subscribers never see the last call's events after it.
+/// </summary>
+public sealed class CallEventWrite(string dialId, string orgId, string userId, string json, bool resetsHistory, ActiveChange active, int side)
+    : OutboxWrite
+{
+    private static readonly RedisValue[] Sides = ["ACTIVE.0", "ACTIVE.1", "ACTIVE.2"];
+
+    public override bool Sequenced => true;
+
+    public override string What => $"event {json}";
+
+    public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
+    {
+        var history = OutboxScripts.HistoryKeys(orgId, userId);
+        Task reset = resetsHistory ? db.KeyDeleteAsync(history[0]) : Task.CompletedTask;
+        var gate = db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
+            [Seq, RedisKeys.DialledTtl, dialId, json]);
+        await reset.ConfigureAwait(false);
+        var verdict = (long)await gate.ConfigureAwait(false);
+        if (verdict == 0) return WriteResult.Stale;
+
+        var push = db.ScriptEvaluateAsync(retry || verdict == 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
+            [json, RedisKeys.HistoryTtl]);
+        var list = active switch
+        {
+            ActiveChange.Add => db.ScriptEvaluateAsync(OutboxScripts.ActiveAdd, OutboxScripts.ActiveKeys(dialId, orgId, userId), [SideValue(side), RedisKeys.ActiveTtl]),
+            ActiveChange.Remove => db.ScriptEvaluateAsync(OutboxScripts.ActiveRemove, OutboxScripts.ActiveKeys(dialId, orgId, userId), [SideValue(side), RedisKeys.ActiveTtl]),
+            _ => null,
+        };
+        await push.ConfigureAwait(false);
+        if (list is not null) await list.ConfigureAwait(false);
+        return WriteResult.Done;
+    }
+
+    internal override void Confirmed(OutboxLane lane)
+    {
+        lane.ConfirmedSeq = Seq;
+        if (active == ActiveChange.Add) lane.ActiveSides |= 1 << side;
+        else if (active == ActiveChange.Remove) lane.ActiveSides &= ~(1 << side);
+    }
+
+    public static RedisValue SideValue(int side) => side is >= 0 and <= 2 ? Sides[side] : "ACTIVE." + side;
+}

@@ -1,0 +1,23 @@
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Redis.Outbox.Writes;
+
+/// <summary>
+/// A reply to a control message (ack or failure), or an event of a call whose user is unknown: published through
+/// the call's gate only — replies are not history (SPEC §8).
+/// </summary>
+public sealed class ReplyWrite(string dialId, string json) : OutboxWrite
+{
+    public override bool Sequenced => true;
+
+    public override string What => $"reply {json}";
+
+    public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
+    {
+        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
+            [Seq, RedisKeys.DialledTtl, dialId, json]).ConfigureAwait(false);
+        return verdict == 0 ? WriteResult.Stale : WriteResult.Done;
+    }
+
+    internal override void Confirmed(OutboxLane lane) => lane.ConfirmedSeq = Seq;
+}
