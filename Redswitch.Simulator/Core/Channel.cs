@@ -83,6 +83,13 @@ public sealed class Channel
     internal AppFrame? EavesdropFrame;
     internal readonly List<Channel> Eavesdroppers = new();
     internal string DigitsDialed = "";
+    /// <summary>Applications still to run from this leg's dialplan extension (the phone side of a loopback call).</summary>
+    internal Queue<(string App, string? Data)>? DialplanSteps;
+    /// <summary>The other half of a loopback call (<c>loopback/N-a</c> and <c>loopback/N-b</c>): answer, ringing and
+    /// hangup cross from one half to the other.</summary>
+    internal Channel? LoopbackPeer;
+    /// <summary>This is the <c>-b</c> half of a loopback call: it runs the dialled phone's extension.</summary>
+    internal bool IsLoopbackB;
     internal string? LastApp;
     internal string? LastArg;
 

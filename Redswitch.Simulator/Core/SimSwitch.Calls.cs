@@ -119,9 +119,10 @@ public sealed partial class SimSwitch
         v.Set("originate_early_media", ignoreEarly ? "false" : "true");
         if (a != null) v.Set("originating_leg_uuid", a.Uuid);
         v.Set("originate_endpoint", type);
-        if (type == "loopback")
+        var phoneUuid = type == "loopback" ? NewUuid() : null;
+        if (phoneUuid != null)
         {
-            v.Set("other_loopback_leg_uuid", NewUuid());
+            v.Set("other_loopback_leg_uuid", phoneUuid);
             v.Set("loopback_leg", "A");
         }
         if (a != null)
@@ -148,7 +149,109 @@ public sealed partial class SimSwitch
         FireChannel(ch, "CHANNEL_ORIGINATE", "switch_core_state_machine.c", "switch_core_session_run", 632, withVars: true);
         FireState(ch);
         SetState(ch, "CS_CONSUME_MEDIA", 7);
+        if (phoneUuid != null) CreateLoopbackB(ch, leg, phoneUuid, a);
         return ch;
+    }
+
+    /// <summary>
+    /// The <c>-b</c> half of a loopback call: an inbound channel into the dialled context, where the phone's
+    /// extension runs (esl-captures' phones-context.xml). Its variables are the leg's dial-string variables.
+    /// </summary>
+    private void CreateLoopbackB(Channel a, DialLeg leg, string uuid, Channel? originator)
+    {
+        var name = $"loopback/{leg.Number}-b";
+        var b = new Channel(uuid, name, leg.Number, "loopback", Interlocked.Increment(ref _sessionId))
+        {
+            Direction = "inbound",
+            LogicalDirection = "inbound",
+            HitDialplan = true,
+            CreatedTime = NowMicros(),
+            Source = "mod_loopback",
+            Context = a.Context,
+            CallerIdName = a.CallerIdName,
+            CallerIdNumber = a.CallerIdNumber,
+            OrigCallerIdName = a.OrigCallerIdName,
+            OrigCallerIdNumber = a.OrigCallerIdNumber,
+            Ani = a.Ani,
+            CalleeIdName = "Outbound Call",
+            CalleeIdNumber = a.CalleeIdNumber,
+            DestinationNumber = leg.Number,
+            Behaviour = a.Behaviour,
+            IsLoopbackB = true,
+            LoopbackPeer = a,
+        };
+        a.LoopbackPeer = b;
+        var v = b.Vars;
+        v.Set("direction", "inbound");
+        v.Set("uuid", uuid);
+        v.Set("call_uuid", uuid);
+        v.Set("session_id", b.SessionId.ToString(CultureInfo.InvariantCulture));
+        v.Set("channel_name", name);
+        v.Set("read_codec", "L16");
+        v.Set("read_rate", "8000");
+        v.Set("write_codec", "L16");
+        v.Set("write_rate", "8000");
+        foreach (var kv in leg.Variables) v.Set(kv.Key, kv.Value);
+        if (v.Get("ignore_early_media") == null) v.Set("ignore_early_media", a.Vars.Get("ignore_early_media"));
+        v.Set("other_loopback_leg_uuid", a.Uuid);
+        if (originator != null) v.Set("other_loopback_from_uuid", originator.Uuid);
+        v.Set("loopback_leg", "B");
+
+        _channels[uuid] = b;
+        Interlocked.Increment(ref _sessionsSinceStartup);
+        _live++;
+        if (_live > _peak) _peak = _live;
+        b.RunningState = "CS_INIT";
+        b.StateNumber = 2;
+        FireChannel(b, "CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 626, withVars: true);
+        FireState(b);
+    }
+
+    /// <summary>The dialled phone's extension, as in the captures' phones context (SPEC §9 behaviours).</summary>
+    internal static Queue<(string App, string? Data)> PhoneExtension(PhoneBehaviour b)
+    {
+        static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        var q = new Queue<(string, string?)>();
+        if (b.RejectCause != null)
+        {
+            q.Enqueue(("hangup", HangupCauses.Normalize(b.RejectCause)));
+            return q;
+        }
+        if (b.Rings) q.Enqueue(("ring_ready", null));
+        if (b.AnswerAfter is { } answer)
+        {
+            if (answer > TimeSpan.Zero) q.Enqueue(("sleep", Ms(answer)));
+            q.Enqueue(("answer", null));
+            if (b.HangupAfter is { } after)
+            {
+                q.Enqueue(("sleep", Ms(after)));
+                q.Enqueue(("hangup", HangupCauses.Normalize(b.HangupCause)));
+            }
+            else q.Enqueue(("park", null));
+        }
+        else if (b.GiveUpAfter is { } giveUp)
+        {
+            q.Enqueue(("sleep", Ms(giveUp)));
+            q.Enqueue(("hangup", HangupCauses.Normalize(b.GiveUpCause)));
+        }
+        else q.Enqueue(("park", null)); // rings until the caller gives up
+        return q;
+    }
+
+    /// <summary>The -b half is routed into the phone's extension and runs it.</summary>
+    private void RunPhoneExtension(Channel b)
+    {
+        if (b.IsHungUp) return;
+        SetState(b, "CS_ROUTING", 2);
+        SetCallState(b, "RINGING");
+        SetState(b, "CS_EXECUTE", 4);
+        // as on every leg that starts its dialplan, call_uuid is set again (it moves to the end)
+        var callUuid = b.Vars.Get("call_uuid") ?? b.Uuid;
+        b.Vars.Remove("call_uuid");
+        b.Vars.Set("call_uuid", callUuid);
+        b.RunsDialplan = true;
+        b.DialplanSteps = PhoneExtension(b.Behaviour!);
+        AfterAppReturned(b);
     }
 
     private static string LoopbackContext(string endpoint)
@@ -185,6 +288,12 @@ public sealed partial class SimSwitch
         {
             if (!ch.IsAnswered && !ch.IsHungUp) Hangup(ch, "NO_ANSWER");
         });
+        if (ch.LoopbackPeer is { } phone)
+        {
+            // a loopback call: the phone is the -b half running its extension; ringing, answer and hangup cross over
+            phone.PhoneTimer = Schedule(TimeSpan.Zero, () => RunPhoneExtension(phone));
+            return;
+        }
 
         if (b.RejectCause != null)
         {
@@ -225,7 +334,7 @@ public sealed partial class SimSwitch
         ch.RingTimer?.Cancel();
         Answer(ch);
         var b = ch.Behaviour!;
-        if (b.HangupAfter is { } after)
+        if (ch.LoopbackPeer == null && b.HangupAfter is { } after)
             ch.PhoneTimer = Schedule(after, () => Hangup(ch, HangupCauses.Normalize(b.HangupCause)));
         var cb = ch.OnAnsweredByPhone;
         ch.OnAnsweredByPhone = null;
@@ -350,7 +459,10 @@ public sealed partial class SimSwitch
             CompleteApp(ch, f);
         }
         ch.AppQueue.Clear();
+        ch.DialplanSteps = null;
         SetState(ch, "CS_HANGUP", 10);
+        // the other half of a loopback call goes down with the same cause
+        if (ch.LoopbackPeer is { IsHungUp: false } half) Hangup(half, cause);
     }
 
     /// <summary>Changes the running state and fires CHANNEL_STATE (basic data only).</summary>
@@ -429,7 +541,8 @@ public sealed partial class SimSwitch
         v.Set("end_uepoch", S(end));
         if (ch.LastApp != null) v.Set("last_app", ch.LastApp);
         if (ch.LastArg != null) v.Set("last_arg", ch.LastArg);
-        v.Set("caller_id", $"\"{ch.CallerIdName}\" <{ch.CallerIdNumber}>");
+        // observed: "Name" <number>, or the bare number when the leg has no caller-id name
+        v.Set("caller_id", string.IsNullOrEmpty(ch.CallerIdName) ? ch.CallerIdNumber : $"\"{ch.CallerIdName}\" <{ch.CallerIdNumber}>");
         long dur = end - ch.CreatedTime;
         long bill = ch.AnsweredTime != 0 ? end - ch.AnsweredTime : 0;
         long prog = ch.ProgressTime != 0 ? ch.ProgressTime - ch.CreatedTime : 0;
@@ -476,7 +589,10 @@ public sealed partial class SimSwitch
         switch (lower)
         {
             case "answer":
+                // the phone half of a loopback call answers: the caller's half is answered first
+                if (ch.IsLoopbackB && ch.LoopbackPeer is { } answered) PhoneAnswers(answered);
                 Answer(ch);
+                if (ch.IsLoopbackB && !ch.IsHungUp) ch.Vars.Set("endpoint_disposition", "ANSWER");
                 CompleteApp(ch, frame);
                 break;
             case "pre_answer":
@@ -484,6 +600,7 @@ public sealed partial class SimSwitch
                 CompleteApp(ch, frame);
                 break;
             case "ring_ready":
+                if (ch.IsLoopbackB && ch.LoopbackPeer is { } ringing) Progress(ringing);
                 Progress(ch);
                 CompleteApp(ch, frame);
                 break;
@@ -599,6 +716,12 @@ public sealed partial class SimSwitch
         {
             var top = ch.Apps[^1];
             if (top.IsSocketPark && top.ListenerGone) { CompleteApp(ch, top); return; }
+            return;
+        }
+        if (ch.DialplanSteps is { Count: > 0 } steps)
+        {
+            var (app, data) = steps.Dequeue();
+            ExecuteApp(ch, app, data, NewUuid(), null, false, null);
             return;
         }
         if (ch.RunsDialplan)

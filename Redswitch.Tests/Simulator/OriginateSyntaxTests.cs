@@ -121,10 +121,12 @@ public class OriginateSyntaxTests : SimTestBase
         var u = NewUuid();
         Assert.That(await c.ApiAsync($"originate {{origination_uuid={u}}}loopback/15550000100/phones 1000 XML default"), Is.EqualTo($"+OK {u}\n"));
         Assert.That(await c.ApiAsync($"uuid_exists {u}"), Is.EqualTo("true"));
-        Assert.That(await c.ApiAsync("show channels count"), Is.EqualTo("\n1 total.\n"));
-        Assert.That(await c.ApiAsync("show channels"), Does.StartWith("uuid,direction,").And.Contain(u).And.EndWith("\n1 total.\n"));
+        // a loopback call has two halves, the -b one running the phone's extension (as FreeSWITCH shows them)
+        Assert.That(await c.ApiAsync("show channels count"), Is.EqualTo("\n2 total.\n"));
+        Assert.That(await c.ApiAsync("show channels"), Does.StartWith("uuid,direction,").And.Contain(u)
+            .And.Contain("loopback/15550000100-a").And.Contain("loopback/15550000100-b").And.EndWith("\n2 total.\n"));
         Assert.That(await c.ApiAsync("hupall"), Is.EqualTo("+OK hangup all channels with cause NORMAL_CLEARING\n"));
-        await Task.Delay(100);
+        for (var i = 0; i < 100 && await c.ApiAsync("show channels count") != "\n0 total.\n"; i++) await Task.Delay(20);
         Assert.That(await c.ApiAsync("show channels count"), Is.EqualTo("\n0 total.\n"));
     }
 
