@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Redswitch.Protocol;
+using Redswitch.Protocol.Messages;
 using Redswitch.Simulator.Dial;
 using Redswitch.Simulator.Esl;
 
@@ -44,6 +46,16 @@ public sealed partial class SimSwitch
                     if (ch == null) { done("-ERR No such channel!\n"); return; }
                     var v = GetVar(ch, t[1].Trim());
                     done(string.IsNullOrEmpty(v) ? "_undef_" : v);
+                    return;
+                }
+            case "uuid_dump":
+                {
+                    // mod_commands: "<uuid> [format]"; a channel that is down cannot be located any more
+                    var t = args.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+                    if (t.Length == 0) { done("-USAGE: <uuid> [format]\n"); return; }
+                    var ch = FindChannel(t[0]);
+                    if (ch == null || ch.IsHungUp) { done("-ERR No such channel!\n"); return; }
+                    done(Dump(ch, t.Length > 1 ? t[1].Trim() : "txt"));
                     return;
                 }
             case "uuid_setvar":
@@ -168,6 +180,31 @@ public sealed partial class SimSwitch
                 done($"-ERR {cmd} Command not found!\n");
                 return;
         }
+    }
+
+    /// <summary>
+    /// uuid_dump's output: a CHANNEL_DATA event made for the channel (standard headers, channel data, every
+    /// variable) serialised without being fired: URL-encoded <c>Name: value</c> lines and an empty line by default,
+    /// one JSON object for <c>json</c>, the event XML for <c>xml</c>, and for <c>plain</c> FreeSWITCH's raw
+    /// <c>Name: [value]</c> lines.
+    /// </summary>
+    internal string Dump(Channel ch, string format)
+    {
+        var h = StandardHeaders("CHANNEL_DATA", "mod_commands.c", "uuid_dump_function", 6495);
+        ch.AddChannelData(h, withVars: true);
+        if (format.Equals("plain", StringComparison.OrdinalIgnoreCase))
+        {
+            var sb = new StringBuilder();
+            foreach (var (name, value) in h) sb.Append(name).Append(": [").Append(value).Append("]\n");
+            return sb.Append('\n').ToString();
+        }
+        var kind = format.ToLowerInvariant() switch
+        {
+            "json" => EslEventFormat.Json,
+            "xml" => EslEventFormat.Xml,
+            _ => EslEventFormat.Plain,
+        };
+        return EslEvent.Create(kind, h).BodyText;
     }
 
     private void FireApiEvent(string cmd, string args)
