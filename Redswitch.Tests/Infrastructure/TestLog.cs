@@ -13,6 +13,10 @@ public sealed class TestLog : ILoggerProvider
 
     public IReadOnlyCollection<string> Lines => _lines;
 
+    /// <summary>Lines that carry an exception, all of them (<see cref="Lines"/> keeps only the last 5000).</summary>
+    public IReadOnlyCollection<string> Exceptions => _exceptions;
+    private readonly ConcurrentQueue<string> _exceptions = new();
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose() { }
@@ -27,7 +31,11 @@ public sealed class TestLog : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {owner._prefix}{logLevel.ToString()[..4]} {category}: {formatter(state, exception)}";
-            if (exception is not null) line += " " + exception;
+            if (exception is not null)
+            {
+                line += " " + exception;
+                owner._exceptions.Enqueue(line);
+            }
             owner._lines.Enqueue(line);
             if (owner._lines.Count > 5000) owner._lines.TryDequeue(out _);
         }

@@ -61,7 +61,7 @@ public sealed class ServerHarness : IAsyncDisposable
     public static RedswitchOptions With(RedswitchOptions o, TimeSpan? endedLinger = null) => new()
     {
         EslNodes = o.EslNodes, EslPassword = o.EslPassword, RedisUrl = o.RedisUrl, Redis = o.Redis,
-        RedisTimeoutSeconds = o.RedisTimeoutSeconds, OutboundListen = o.OutboundListen, OutboundAdvertise = o.OutboundAdvertise,
+        RedisTimeoutSeconds = o.RedisTimeoutSeconds, RedisOutboxLimit = o.RedisOutboxLimit, OutboundListen = o.OutboundListen, OutboundAdvertise = o.OutboundAdvertise,
         OutboundAllow = o.OutboundAllow, JobList = o.JobList, DialTemplate = o.DialTemplate, SipUriTemplate = o.SipUriTemplate,
         RingTimeoutSeconds = o.RingTimeoutSeconds, JobMaxAgeSeconds = o.JobMaxAgeSeconds, MetricsListen = o.MetricsListen,
         InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,

@@ -146,7 +146,6 @@ public sealed class RedisOutbox : IAsyncDisposable
             _link = Link.Offline;
             _online = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _offlineSince = _time.GetTimestamp();
-            _droppedThisOutage = 0;
             _recovery = Task.Run(RecoverAsync);
         }
         _logger.LogWarning("Redis unreachable ({Reason}): writes wait in the outbox ({Waiting} now, at most {Limit})", reason, Waiting, _limit);
@@ -179,7 +178,7 @@ public sealed class RedisOutbox : IAsyncDisposable
             {
                 _link = Link.Online;
                 online = _online;
-                dropped = _droppedThisOutage;
+                dropped = Interlocked.Exchange(ref _droppedThisOutage, 0);
             }
             _logger.LogInformation("Redis reachable again after {Seconds:F1} s: sending the {Waiting} waiting write(s){Dropped}",
                 _time.GetElapsedTime(_offlineSince).TotalSeconds, Waiting, dropped > 0 ? $"; {dropped} were dropped (outbox full)" : "");

@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+using Redswitch.Server.Redis.Outbox;
+using Redswitch.Server.Redis.Outbox.Writes;
+using Redswitch.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace Redswitch.Tests.Redis;
+
+/// <summary>The outbox against a real redis-server, reached through a <see cref="TcpGate"/> the test opens and closes.</summary>
+[Category("e2e")]
+public class OutboxTests
+{
+    private RedisServer _redis = null!;
+    private TcpGate _gate = null!;
+    private ConnectionMultiplexer _client = null!;
+    private RedisOutbox _outbox = null!;
+    // NUnit keeps one fixture object for all its tests: these are made again for each.
+    private RedswitchMetrics _metrics = null!;
+    private TestLog _log = null!;
+    private ConcurrentQueue<string> _seen = null!;
+    private readonly RedisKeys _keys = new("jobs", "inst-1");
+
+    private async Task StartAsync(int limit = 1000)
+    {
+        _metrics = new RedswitchMetrics();
+        _log = new TestLog();
+        var seen = _seen = new ConcurrentQueue<string>();
+        _redis = await RedisServer.StartAsync();
+        _gate = new TcpGate(_redis.Port);
+        var options = ConfigurationOptions.Parse($"127.0.0.1:{_gate.Port},abortConnect=true,connectTimeout=1000");
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(200);
+        _client = await ConnectionMultiplexer.ConnectAsync(options);
+        _outbox = new RedisOutbox(_client, _keys, limit, _metrics, _log.CreateLogger("outbox"), TimeProvider.System)
+        {
+            RetryInterval = TimeSpan.FromMilliseconds(50),
+        };
+        await _outbox.StartAsync();
+        await _redis.Client.GetSubscriber().SubscribeAsync(RedisChannel.Pattern("d*"), (ch, m) =>
+        {
+            if (ch != "dprobe") seen.Enqueue((string)m!);
+        });
+    }
+
+    [TearDown]
+    public async Task Stop()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed) TestContext.Out.WriteLine(_log.Dump());
+        _log.Dispose();
+        await _outbox.DisposeAsync();
+        await _client.DisposeAsync();
+        await _gate.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    private static string Msg(int n) => $"{{\"n\": {n}}}";
+
+    [Test]
+    public async Task TheGatePublishesEachSequenceNumberOnceAndDropsOlderOnes()
+    {
+        await StartAsync();
+        // writes up to seq 5 are in Redis already: this lane's first four are stale, its fifth a repeat (published before)
+        await _redis.Db.HashSetAsync(RedisKeys.CallState("d1"), "seq", 5);
+        var lane = _outbox.Lane("d1");
+        for (var i = 1; i <= 7; i++) lane.Enqueue(new ReplyWrite("d1", Msg(i)));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 2, 10, "the writes to go");
+        Assert.That(_seen, Is.EqualTo(new[] { Msg(6), Msg(7) }));
+        Assert.That(_log.Lines.Count(l => l.Contains("dropped a stale write of dial_id d1")), Is.EqualTo(4));
+
+        // the same message again (a retry after a lost reply) is not published twice
+        var db = _redis.Db;
+        var again = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [7, 60, "d1", Msg(7)]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [8, 60, "d1", Msg(8)]);
+        Assert.That(((long)again, (long)next), Is.EqualTo((2L, 1L)));
+        await Waits.UntilAsync(() => _seen.Count == 3, 5, "seq 8");
+        Assert.That(_seen.Last(), Is.EqualTo(Msg(8)));
+        Assert.That(await db.KeyTimeToLiveAsync(RedisKeys.CallState("d1")), Is.Not.Null, "the state hash expires");
+    }
+
+    [Test]
+    public async Task WhileRedisIsUnreachableWritesWaitInOrderUpToTheLimitAndGoOutWhenItIsBack()
+    {
+        await StartAsync(limit: 5);
+        _gate.Close();
+        var a = _outbox.Lane("da");
+        var b = _outbox.Lane("db");
+        for (var i = 1; i <= 3; i++) a.Enqueue(new ReplyWrite("da", "a" + Msg(i)));
+        for (var i = 1; i <= 4; i++) b.Enqueue(new ReplyWrite("db", "b" + Msg(i)));
+        await Waits.UntilAsync(() => !_outbox.Online, 5, "the outbox to notice");
+        Assert.That(_outbox.Waiting, Is.EqualTo(5));
+        Assert.That(_metrics.OutboxDropped.Value, Is.EqualTo(2), "two beyond REDIS_OUTBOX_LIMIT");
+        Assert.That(_log.Lines.Count(l => l.Contains("outbox is full")), Is.EqualTo(1), "logged once for the outage");
+        Assert.That(_seen, Is.Empty);
+
+        _gate.Open();
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 5, 10, "the waiting writes to go");
+        var seen = _seen.ToList();
+        Assert.That(seen.Where(m => m.StartsWith('a')), Is.EqualTo(new[] { "a" + Msg(1), "a" + Msg(2), "a" + Msg(3) }));
+        Assert.That(seen.Where(m => m.StartsWith('b')), Is.EqualTo(new[] { "b" + Msg(1), "b" + Msg(2) }));
+        Assert.That(_log.Lines.Count(l => l.Contains("Redis unreachable")), Is.EqualTo(1));
+        Assert.That(_log.Lines.Single(l => l.Contains("reachable again")), Does.Contain("2 were dropped"));
+    }
+
+    [Test]
+    public async Task ARedisThatLostItsDataGetsTheCallsConfirmedStateBackBeforeItsNextWrite()
+    {
+        await StartAsync();
+        const string job = "{\"dial_id\": \"dw\"}";
+        await _redis.Db.ListRightPushAsync(_keys.Processing, job); // where BLMOVE put it
+        var lane = _outbox.Track("dw", "o1", "u1", job);
+        lane.Enqueue(new StateWrite("dw", [("owner", "inst-1"), ("uuid_0", "A")]));
+        lane.Enqueue(new CallEventWrite("dw", "o1", "u1", "start", resetsHistory: true, ActiveChange.None, 0));
+        lane.Enqueue(new CallEventWrite("dw", "o1", "u1", "answer 1", resetsHistory: false, ActiveChange.Add, 1));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 2, 10, "the first writes");
+
+        // Redis restarts without persistence: everything is gone
+        _gate.Close();
+        await _redis.KillAsync();
+        await _redis.RestartAsync();
+        Assert.That(await _redis.Db.KeyExistsAsync(RedisKeys.CallState("dw")), Is.False);
+        lane.Enqueue(new CallEventWrite("dw", "o1", "u1", "hangup 1", resetsHistory: false, ActiveChange.Remove, 1));
+        await Waits.UntilAsync(() => !_outbox.Online, 5, "the outbox to notice");
+        await Waits.UntilAsync(async () =>
+        {
+            try { return await _redis.Client.GetSubscriber().PublishAsync(RedisChannel.Literal("dprobe"), "probe") > 0; }
+            catch (RedisException) { return false; }
+        }, 10, "the test's subscriber to be back");
+        _gate.Open();
+
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Contains("hangup 1"), 10, "the hangup after the write-back");
+        Assert.That(_log.Lines.Count(l => l.Contains("restarted (new run_id): wrote back the state of 1 call")), Is.EqualTo(1));
+        var state = (await _redis.Db.HashGetAllAsync(RedisKeys.CallState("dw"))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
+        Assert.That(state, Is.EqualTo(new Dictionary<string, string> { ["owner"] = "inst-1", ["uuid_0"] = "A", ["seq"] = "3" }),
+            "the fields back, and the sequence went on from 2: the hangup was not taken for a repeat");
+        Assert.That((string?)await _redis.Db.StringGetAsync(RedisKeys.Dialled("dw")), Is.EqualTo("inst-1"), "the dial_id is still dialled");
+        Assert.That((await _redis.Db.ListRangeAsync(_keys.Processing)).Select(v => (string)v!), Is.EqualTo(new[] { job }), "the job is back in processing");
+        Assert.That(await _redis.Db.KeyExistsAsync(RedisKeys.Active("dw", "o1", "u1")), Is.False, "the answered side was written back, then removed by its hangup");
+        Assert.That((await _redis.Db.ListRangeAsync(RedisKeys.History("o1", "u1"))).Select(v => (string)v!), Is.EqualTo(new[] { "hangup 1" }),
+            "history is not written back: only what came after");
+    }
+
+    [Test]
+    public async Task AfterTheWriteBackTheActiveListHoldsTheAnsweredSides()
+    {
+        await StartAsync();
+        var lane = _outbox.Track("dx", "o1", "u2", null);
+        lane.Enqueue(new CallEventWrite("dx", "o1", "u2", "answer 0", resetsHistory: false, ActiveChange.Add, 0));
+        lane.Enqueue(new CallEventWrite("dx", "o1", "u2", "answer 1", resetsHistory: false, ActiveChange.Add, 1));
+        lane.Enqueue(new CallEventWrite("dx", "o1", "u2", "hangup 1", resetsHistory: false, ActiveChange.Remove, 1));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 3, 10, "the writes");
+        _gate.Close();
+        await _redis.KillAsync();
+        await _redis.RestartAsync();
+        await Waits.UntilAsync(() => !_outbox.Online, 5, "the outbox to notice");
+        _gate.Open();
+        await Waits.UntilAsync(() => _outbox.Online, 10, "the outbox back");
+        Assert.That((await _redis.Db.ListRangeAsync(RedisKeys.Active("dx", "o1", "u2"))).Select(v => (string)v!), Is.EqualTo(new[] { "ACTIVE.0" }));
+        Assert.That((string?)await _redis.Db.HashGetAsync(RedisKeys.CallState("dx"), "seq"), Is.EqualTo("3"));
+    }
+}
