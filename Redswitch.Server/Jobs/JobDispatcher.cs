@@ -271,13 +271,15 @@ public sealed class JobDispatcher
             return;
         }
 
-        queue.OnMessage(m =>
-        {
-            try { owner.OnControl((string)m.Message!); }
-            catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
-        });
         // From here on every write of the call, its job's settlement included, goes through its lane, in order.
         var lane = _outbox.Track(job.DialId, job.OrgId, job.UserId, raw);
+        queue.OnMessage(m =>
+        {
+            var payload = (string)m.Message!;
+            lane.Hear(payload); // our own events come back here too: proof they went out
+            try { owner.OnControl(payload); }
+            catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
+        });
         var started = owner.Start(settlement =>
         {
             if (settlement == JobSettlement.Done)

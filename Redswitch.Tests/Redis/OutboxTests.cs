@@ -38,9 +38,11 @@ public class OutboxTests
             RetryInterval = TimeSpan.FromMilliseconds(50),
         };
         await _outbox.StartAsync();
-        await _redis.Client.GetSubscriber().SubscribeAsync(RedisChannel.Pattern("d*"), (ch, m) =>
+        // A queue, not a handler: the client runs handlers concurrently, and order is under test.
+        var all = await _redis.Client.GetSubscriber().SubscribeAsync(RedisChannel.Pattern("d*"));
+        all.OnMessage(m =>
         {
-            if (ch != "dprobe") seen.Enqueue((string)m!);
+            if (m.Channel != "dprobe") seen.Enqueue((string)m.Message!);
         });
     }
 
@@ -54,6 +56,13 @@ public class OutboxTests
         await _gate.DisposeAsync();
         await _redis.DisposeAsync();
     }
+
+    /// <summary>The test's subscriber (not behind the gate) hears again after a restart.</summary>
+    private Task SubscriberBackAsync() => Waits.UntilAsync(async () =>
+    {
+        try { return await _redis.Client.GetSubscriber().PublishAsync(RedisChannel.Literal("dprobe"), "probe") > 0; }
+        catch (RedisException) { return false; }
+    }, 10, "the test's subscriber to be back");
 
     private static string Msg(int n) => $"{{\"n\": {n}}}";
 
@@ -71,8 +80,8 @@ public class OutboxTests
 
         // the same message again (a retry after a lost reply) is not published twice
         var db = _redis.Db;
-        var again = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [7, 60, "d1", Msg(7)]);
-        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [8, 60, "d1", Msg(8)]);
+        var again = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [7, 60, "d1", Msg(7), 0]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [8, 60, "d1", Msg(8), 0]);
         Assert.That(((long)again, (long)next), Is.EqualTo((2L, 1L)));
         await Waits.UntilAsync(() => _seen.Count == 3, 5, "seq 8");
         Assert.That(_seen.Last(), Is.EqualTo(Msg(8)));
@@ -122,11 +131,7 @@ public class OutboxTests
         Assert.That(await _redis.Db.KeyExistsAsync(RedisKeys.CallState("dw")), Is.False);
         lane.Enqueue(new CallEventWrite("dw", "o1", "u1", "hangup 1", resetsHistory: false, ActiveChange.Remove, 1));
         await Waits.UntilAsync(() => !_outbox.Online, 5, "the outbox to notice");
-        await Waits.UntilAsync(async () =>
-        {
-            try { return await _redis.Client.GetSubscriber().PublishAsync(RedisChannel.Literal("dprobe"), "probe") > 0; }
-            catch (RedisException) { return false; }
-        }, 10, "the test's subscriber to be back");
+        await SubscriberBackAsync();
         _gate.Open();
 
         await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Contains("hangup 1"), 10, "the hangup after the write-back");
@@ -158,5 +163,48 @@ public class OutboxTests
         await Waits.UntilAsync(() => _outbox.Online, 10, "the outbox back");
         Assert.That((await _redis.Db.ListRangeAsync(RedisKeys.Active("dx", "o1", "u2"))).Select(v => (string)v!), Is.EqualTo(new[] { "ACTIVE.0" }));
         Assert.That((string?)await _redis.Db.HashGetAsync(RedisKeys.CallState("dx"), "seq"), Is.EqualTo("3"));
+    }
+
+    [Test]
+    public async Task AWriteTheInstanceHeardGoOutIsNotPublishedAgainWhenRedisLostItsGate()
+    {
+        await StartAsync();
+        var lane = _outbox.Track("dh", "o1", "u3", null);
+        lane.Enqueue(new CallEventWrite("dh", "o1", "u3", "start", resetsHistory: true, ActiveChange.None, 0));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 1, 10, "call-start");
+
+        // The answer goes to Redis, which dies before its reply: this instance's own subscription heard it go out.
+        _gate.Close();
+        lane.Enqueue(new CallEventWrite("dh", "o1", "u3", "answer 0", resetsHistory: false, ActiveChange.Add, 0));
+        await Waits.UntilAsync(() => !_outbox.Online, 5, "the write to fail");
+        lane.Hear("answer 1"); // not the write in flight: ignored
+        lane.Hear("answer 0");
+        await _redis.KillAsync();
+        await _redis.RestartAsync();
+        await SubscriberBackAsync();
+        _gate.Open();
+
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _outbox.Online, 10, "the retry");
+        lane.Enqueue(new CallEventWrite("dh", "o1", "u3", "hangup 0", resetsHistory: false, ActiveChange.Remove, 0));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Contains("hangup 0"), 10, "the hangup");
+        Assert.That(_seen, Is.EqualTo(new[] { "start", "hangup 0" }), "the answer was not published a second time");
+        Assert.That((string?)await _redis.Db.HashGetAsync(RedisKeys.CallState("dh"), "seq"), Is.EqualTo("3"));
+        Assert.That((await _redis.Db.ListRangeAsync(RedisKeys.History("o1", "u3"))).Select(v => (string)v!), Is.EqualTo(new[] { "hangup 0", "answer 0" }),
+            "its bookkeeping was done");
+    }
+
+    [Test]
+    public async Task TheGateRecordsAHeardMessageWithoutPublishingItAndRepublishesOneInDoubt()
+    {
+        await StartAsync();
+        var db = _redis.Db;
+        var heard = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [1, 60, "dg", "m1", 1]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 0]);
+        // m2 recorded, but Redis died before sending it to anyone (killed in its AOF fsync): in doubt, it goes again
+        var doubt = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 2]);
+        var repeat = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 0]);
+        Assert.That(((long)heard, (long)next, (long)doubt, (long)repeat), Is.EqualTo((3L, 1L, 4L, 2L)));
+        await Waits.UntilAsync(() => _seen.Count == 2, 5, "m2 twice");
+        Assert.That(_seen, Is.EqualTo(new[] { "m2", "m2" }));
     }
 }

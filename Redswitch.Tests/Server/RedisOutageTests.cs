@@ -23,11 +23,15 @@ public class RedisOutageTests
     private ConnectionMultiplexer _watch = null!;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _seen = new();
     private const string Prefix = "ro-";
+    private int _peakWaiting;
+    private string _peakMetrics = "";
     /// <summary>The simulator's phone that answers and hangs up after its HangupDelay (SPEC §9).</summary>
     private const string Callee = "14155550480";
 
     private async Task StartAsync(bool appendOnly, TimeSpan hangupDelay)
     {
+        _peakWaiting = 0;
+        _peakMetrics = "";
         _redis = await RedisServer.StartAsync(appendOnly);
         _gate = new TcpGate(_redis.Port);
         _sim = await SimulatorHost.StartAsync(new SimulatorOptions
@@ -39,8 +43,9 @@ public class RedisOutageTests
         var watchOptions = ConfigurationOptions.Parse($"127.0.0.1:{_redis.Port},abortConnect=false,connectTimeout=500");
         watchOptions.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
         _watch = await ConnectionMultiplexer.ConnectAsync(watchOptions);
-        await _watch.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(Prefix + "*"),
-            (ch, m) => _seen.GetOrAdd(ch.ToString(), _ => new()).Enqueue((string)m!));
+        // A queue, not a handler: the client runs handlers concurrently, and the order of the messages is under test.
+        var all = await _watch.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(Prefix + "*"));
+        all.OnMessage(m => _seen.GetOrAdd(m.Channel.ToString(), _ => new()).Enqueue((string)m.Message!));
     }
 
     [TearDown]
@@ -65,7 +70,14 @@ public class RedisOutageTests
     {
         await _redis.KillAsync();
         _gate.Close(); // the server is let back only below
-        await Task.Delay(down); // the outage itself: what is measured is what happens meanwhile, not a wait for a condition
+        // The outage itself lasts a set time (it is the scenario, not a wait for a condition); the outbox is sampled meanwhile.
+        var until = DateTime.UtcNow + down;
+        while (DateTime.UtcNow < until)
+        {
+            _peakWaiting = Math.Max(_peakWaiting, _server!.Service.Outbox!.Waiting);
+            await Task.Delay(100);
+        }
+        _peakMetrics = await new HttpClient().GetStringAsync(new Uri(_server!.MetricsUri, "/metrics"));
         await _redis.RestartAsync();
         await ObserverHearsAsync();
         _gate.Open();
@@ -170,7 +182,10 @@ public class RedisOutageTests
         Assert.That(_server.Log.Exceptions, Is.Empty, "no exception in the log");
         var writeBack = _server.Log.Lines.SingleOrDefault(l => l.Contains("restarted (new run_id): wrote back the state of", StringComparison.Ordinal));
         Assert.That(writeBack, Does.Match(@"state of [1-9][0-9]* call"), "the live calls' state went back before anything else");
-        TestContext.Out.WriteLine($"run {run} (aof {appendOnly}): {started} calls started, {answeredBefore} live at the kill, 0 sides missing, 0 duplicated");
+        Assert.That(_peakMetrics, Does.Match(@"redswitch_outbox_messages [1-9]"), "the outbox metric shows the writes waiting");
+        TestContext.Out.WriteLine($"run {run} (aof {appendOnly}): {started} calls started, {answeredBefore} live at the kill, " +
+                                  $"outbox peak {_peakWaiting} writes, 0 sides missing, 0 duplicated; at the end of the outage: " +
+                                  string.Join("; ", _peakMetrics.Split('\n').Where(l => l.StartsWith("redswitch_outbox") || l.StartsWith("redswitch_redis"))));
     }
 
     private async Task PushRetryingAsync(string job)

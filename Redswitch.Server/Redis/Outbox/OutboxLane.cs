@@ -61,6 +61,19 @@ public sealed class OutboxLane
         return true;
     }
 
+    /// <summary>
+    /// A message on the call's channel, as the instance's own subscription delivers it: when it is the unconfirmed
+    /// write at the head of the lane, that write was published (see <see cref="OutboxWrite.Heard"/>).
+    /// </summary>
+    public void Hear(string message)
+    {
+        lock (_queue)
+        {
+            if (_queue.TryPeek(out var head) && head.Sent && head.Published is { } p && string.Equals(p, message, StringComparison.Ordinal))
+                head.Heard = true;
+        }
+    }
+
     private async Task PumpAsync()
     {
         var retry = false;
@@ -87,6 +100,10 @@ public sealed class OutboxLane
             WriteOutcome outcome;
             try
             {
+                var restarts = _outbox.Restarts;
+                write.RestartedSinceSent = write.Sent && write.SentInRestart != restarts;
+                write.SentInRestart = restarts;
+                write.Sent = true;
                 var result = await write.SendAsync(_outbox.Database, retry).ConfigureAwait(false);
                 outcome = result == WriteResult.Done ? WriteOutcome.Done : WriteOutcome.Stale;
             }

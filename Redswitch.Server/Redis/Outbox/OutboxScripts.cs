@@ -11,17 +11,24 @@ public static class OutboxScripts
 {
     /// <summary>
     /// The gate of every message published for a call (SPEC §8.1 "Fencing"), on its state hash: a sequence number at
-    /// or below the one recorded is not published again. 1: published; 2: the same message again (a retry after the
-    /// connection dropped: it went out before); 0: an older message (stale), dropped.
-    /// ARGV: seq, ttl, channel, message.
+    /// or below the one recorded is not published again. Returns 1: published; 2: the same message again (a retry
+    /// after the connection dropped: it went out before); 3: recorded without publishing (mode 1: the instance heard
+    /// it go out on its own subscription before Redis restarted without its data); 4: published again (mode 2: Redis
+    /// restarted after recording it and the instance never heard it: it died before sending it to subscribers, as a
+    /// Redis killed during an AOF fsync does); 0: an older message (stale), dropped.
+    /// ARGV: seq, ttl, channel, message, mode (0, 1 or 2).
     /// </summary>
     public const string Publish = """
         local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
         local seq = tonumber(ARGV[1])
         if seq < last then return 0 end
-        if seq == last then return 2 end
+        if seq == last then
+            if ARGV[5] == '2' then redis.call('PUBLISH', ARGV[3], ARGV[4]) return 4 end
+            return 2
+        end
         redis.call('HSET', KEYS[1], 'seq', ARGV[1])
         redis.call('EXPIRE', KEYS[1], ARGV[2])
+        if ARGV[5] == '1' then return 3 end
         redis.call('PUBLISH', ARGV[3], ARGV[4])
         return 1
         """;

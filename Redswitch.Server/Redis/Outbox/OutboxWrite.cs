@@ -24,6 +24,27 @@ public abstract class OutboxWrite
     /// <summary>Set by the lane when it is queued (sequenced writes only).</summary>
     public long Seq { get; internal set; }
 
+    /// <summary>What it publishes on the call's channel (null: nothing).</summary>
+    public virtual string? Published => null;
+
+    /// <summary>It went to Redis at least once (a retry may find it done).</summary>
+    internal bool Sent { get; set; }
+
+    /// <summary>The outbox's count of Redis restarts when it was last sent.</summary>
+    internal int SentInRestart { get; set; }
+
+    /// <summary>Redis restarted (new run_id) since it was last sent: whether subscribers got it is in doubt.</summary>
+    internal bool RestartedSinceSent { get; set; }
+
+    /// <summary>
+    /// The instance heard it on its own subscription while it was unconfirmed: it was published, whatever became of
+    /// its reply. After a Redis restart only this tells whether subscribers got it (SPEC §4 "No event is published twice").
+    /// </summary>
+    internal bool Heard { get; set; }
+
+    /// <summary>The gate's mode argument: 1 heard (record, do not publish), 2 in doubt after a restart (publish even if recorded), 0 otherwise.</summary>
+    protected RedisValue GateMode => Heard ? 1 : RestartedSinceSent ? 2 : 0;
+
     public abstract Task<WriteResult> SendAsync(IDatabase db, bool retry);
 
     /// <summary>Redis confirmed it: what the lane keeps to write back after Redis lost its data.</summary>

@@ -32,6 +32,10 @@ public sealed class RedisOutbox : IAsyncDisposable
     private long _droppedThisOutage;
     private Dictionary<string, string> _runIds = [];
     private Task _recovery = Task.CompletedTask;
+    private int _restarts;
+
+    /// <summary>How many times Redis came back with a new run_id (writes in flight across one are in doubt).</summary>
+    internal int Restarts => Volatile.Read(ref _restarts);
 
     /// <summary>Extra instance-level writes to put back after Redis lost its data (the heartbeat, the registration).</summary>
     public Func<IDatabase, Task>? WriteBackInstance { get; set; }
@@ -163,7 +167,11 @@ public sealed class RedisOutbox : IAsyncDisposable
                 var runIds = await RunIdsAsync().ConfigureAwait(false);
                 if (runIds.Count == 0) continue; // loading, or no primary yet
                 var restarted = runIds.Where(r => _runIds.TryGetValue(r.Key, out var old) && old != r.Value).Select(r => r.Key).ToList();
-                if (restarted.Count > 0) await WriteBackAsync(restarted).ConfigureAwait(false);
+                if (restarted.Count > 0)
+                {
+                    Interlocked.Increment(ref _restarts);
+                    await WriteBackAsync(restarted).ConfigureAwait(false);
+                }
                 _runIds = runIds;
             }
             catch (Exception e) when (IsUnreachable(e) || e is RedisException)

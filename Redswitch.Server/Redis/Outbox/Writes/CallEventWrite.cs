@@ -26,17 +26,19 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
 
     public override string What => $"event {json}";
 
+    public override string? Published => json;
+
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
         var history = OutboxScripts.HistoryKeys(orgId, userId);
         Task reset = resetsHistory ? db.KeyDeleteAsync(history[0]) : Task.CompletedTask;
         var gate = db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
-            [Seq, RedisKeys.DialledTtl, dialId, json]);
+            [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]);
         await reset.ConfigureAwait(false);
         var verdict = (long)await gate.ConfigureAwait(false);
         if (verdict == 0) return WriteResult.Stale;
 
-        var push = db.ScriptEvaluateAsync(retry || verdict == 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
+        var push = db.ScriptEvaluateAsync(retry || verdict >= 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
             [json, RedisKeys.HistoryTtl]);
         var list = active switch
         {

@@ -12,10 +12,12 @@ public sealed class ReplyWrite(string dialId, string json) : OutboxWrite
 
     public override string What => $"reply {json}";
 
+    public override string? Published => json;
+
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
         var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
-            [Seq, RedisKeys.DialledTtl, dialId, json]).ConfigureAwait(false);
+            [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]).ConfigureAwait(false);
         return verdict == 0 ? WriteResult.Stale : WriteResult.Done;
     }
 
