@@ -71,7 +71,7 @@ public class OutboxTests
     {
         await StartAsync();
         // writes up to seq 5 are in Redis already: this lane's first four are stale, its fifth a repeat (published before)
-        await _redis.Db.HashSetAsync(RedisKeys.CallState("d1"), "seq", 5);
+        await _redis.Db.HashSetAsync(RedisKeys.CallState("d1"), [new("seq", 5), new("pub", 5)]);
         var lane = _outbox.Lane("d1");
         for (var i = 1; i <= 7; i++) lane.Enqueue(new ReplyWrite("d1", Msg(i)));
         await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 2, 10, "the writes to go");
@@ -80,8 +80,8 @@ public class OutboxTests
 
         // the same message again (a retry after a lost reply) is not published twice
         var db = _redis.Db;
-        var again = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [7, 60, "d1", Msg(7), 0]);
-        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("d1"), [8, 60, "d1", Msg(8), 0]);
+        var again = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [7, 60, "d1", Msg(7), 0]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [8, 60, "d1", Msg(8), 0]);
         Assert.That(((long)again, (long)next), Is.EqualTo((2L, 1L)));
         await Waits.UntilAsync(() => _seen.Count == 3, 5, "seq 8");
         Assert.That(_seen.Last(), Is.EqualTo(Msg(8)));
@@ -137,7 +137,7 @@ public class OutboxTests
         await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Contains("hangup 1"), 10, "the hangup after the write-back");
         Assert.That(_log.Lines.Count(l => l.Contains("restarted (new run_id): wrote back the state of 1 call")), Is.EqualTo(1));
         var state = (await _redis.Db.HashGetAllAsync(RedisKeys.CallState("dw"))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
-        Assert.That(state, Is.EqualTo(new Dictionary<string, string> { ["owner"] = "inst-1", ["uuid_0"] = "A", ["seq"] = "3" }),
+        Assert.That(state, Is.EqualTo(new Dictionary<string, string> { ["owner"] = "inst-1", ["uuid_0"] = "A", ["seq"] = "3", ["pub"] = "3" }),
             "the fields back, and the sequence went on from 2: the hangup was not taken for a repeat");
         Assert.That((string?)await _redis.Db.StringGetAsync(RedisKeys.Dialled("dw")), Is.EqualTo("inst-1"), "the dial_id is still dialled");
         Assert.That((await _redis.Db.ListRangeAsync(_keys.Processing)).Select(v => (string)v!), Is.EqualTo(new[] { job }), "the job is back in processing");
@@ -198,11 +198,11 @@ public class OutboxTests
     {
         await StartAsync();
         var db = _redis.Db;
-        var heard = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [1, 60, "dg", "m1", 1]);
-        var next = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 0]);
+        var heard = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [1, 60, "dg", "m1", 1]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0]);
         // m2 recorded, but Redis died before sending it to anyone (killed in its AOF fsync): in doubt, it goes again
-        var doubt = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 2]);
-        var repeat = await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys("dg"), [2, 60, "dg", "m2", 0]);
+        var doubt = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 2]);
+        var repeat = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0]);
         Assert.That(((long)heard, (long)next, (long)doubt, (long)repeat), Is.EqualTo((3L, 1L, 4L, 2L)));
         await Waits.UntilAsync(() => _seen.Count == 2, 5, "m2 twice");
         Assert.That(_seen, Is.EqualTo(new[] { "m2", "m2" }));

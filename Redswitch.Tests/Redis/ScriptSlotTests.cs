@@ -57,7 +57,8 @@ public class ScriptSlotTests
     {
         foreach (var d in DialIds)
         {
-            yield return ("Publish", OutboxScripts.Publish, OutboxScripts.PublishKeys(d));
+            yield return ("Gate", OutboxScripts.Gate, OutboxScripts.GateKeys(d));
+            yield return ("Announce", OutboxScripts.Announce, OutboxScripts.GateKeys(d));
             yield return ("SaveState", OutboxScripts.SaveState, OutboxScripts.StateKeys(d));
             yield return ("RestoreState", OutboxScripts.RestoreState, OutboxScripts.StateKeys(d));
             foreach (var o in Orgs)

@@ -10,30 +10,48 @@ namespace Redswitch.Server.Redis.Outbox;
 public static class OutboxScripts
 {
     /// <summary>
-    /// The gate of every message published for a call (SPEC §8.1 "Fencing"), on its state hash: a sequence number at
-    /// or below the one recorded is not published again. Returns 1: published; 2: the same message again (a retry
-    /// after the connection dropped: it went out before); 3: recorded without publishing (mode 1: the instance heard
-    /// it go out on its own subscription before Redis restarted without its data); 4: published again (mode 2: Redis
-    /// restarted after recording it and the instance never heard it: it died before sending it to subscribers, as a
-    /// Redis killed during an AOF fsync does); 0: an older message (stale), dropped.
-    /// ARGV: seq, ttl, channel, message, mode (0, 1 or 2).
+    /// The gate of every call event (SPEC §8.1 "Fencing"), on its state hash: takes the event's sequence number if
+    /// it is newer than the one recorded. 1: taken (its history and active-list writes follow, then
+    /// <see cref="Announce"/>); 2: the same event again (a retry: its bookkeeping is redone idempotently);
+    /// 0: an older event (stale): nothing follows. ARGV: seq, ttl.
     /// </summary>
-    public const string Publish = """
+    public const string Gate = """
         local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
         local seq = tonumber(ARGV[1])
         if seq < last then return 0 end
-        if seq == last then
-            if ARGV[5] == '2' then redis.call('PUBLISH', ARGV[3], ARGV[4]) return 4 end
-            return 2
-        end
+        if seq == last then return 2 end
         redis.call('HSET', KEYS[1], 'seq', ARGV[1])
         redis.call('EXPIRE', KEYS[1], ARGV[2])
-        if ARGV[5] == '1' then return 3 end
-        redis.call('PUBLISH', ARGV[3], ARGV[4])
         return 1
         """;
 
-    public static RedisKey[] PublishKeys(string dialId) => [RedisKeys.CallState(dialId)];
+    /// <summary>
+    /// Publishes a call's message once, on its state hash (field <c>pub</c>: the last sequence number published;
+    /// <c>seq</c> is raised to it for a reply, which has no gate of its own). Sent after the event's bookkeeping, so
+    /// a subscriber that reads the history or the active list on an event finds it there. Returns 1: published;
+    /// 2: published before (a retry); 3: recorded without publishing (mode 1: the instance heard it go out on its own
+    /// subscription before Redis restarted without its data); 4: published again (mode 2: Redis restarted after
+    /// recording it and the instance never heard it: it died before sending it to subscribers, as a Redis killed
+    /// during an AOF fsync does); 0: older than what Redis has (stale), dropped.
+    /// ARGV: seq, ttl, channel, message, mode (0, 1 or 2).
+    /// </summary>
+    public const string Announce = """
+        local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+        local pub = tonumber(redis.call('HGET', KEYS[1], 'pub') or '0')
+        local seq = tonumber(ARGV[1])
+        local again = seq == pub
+        if seq < pub or (seq < last and not again) then return 0 end
+        if again and ARGV[5] ~= '2' then return 2 end
+        redis.call('HSET', KEYS[1], 'pub', ARGV[1])
+        if seq > last then redis.call('HSET', KEYS[1], 'seq', ARGV[1]) end
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
+        if ARGV[5] == '1' then return 3 end
+        redis.call('PUBLISH', ARGV[3], ARGV[4])
+        if again then return 4 end
+        return 1
+        """;
+
+    public static RedisKey[] GateKeys(string dialId) => [RedisKeys.CallState(dialId)];
 
     /// <summary>An event into the user's history. ARGV: message, ttl.</summary>
     public const string HistoryPush = "redis.call('LPUSH', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])";
@@ -66,13 +84,14 @@ public static class OutboxScripts
     public const string SaveState = "redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return redis.call('EXPIRE', KEYS[1], ARGV[1])";
 
     /// <summary>
-    /// The state hash written back after Redis lost it: the fields, and the sequence number unless a higher one is
-    /// there already (a message that went out just before the restart). ARGV: ttl, seq, field, value…
+    /// The state hash written back after Redis lost it: the fields, and the sequence numbers (taken, published)
+    /// unless higher ones are there already (a message that went out just before the restart). ARGV: ttl, seq, field, value…
     /// </summary>
     public const string RestoreState = """
         if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-        local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
-        if tonumber(ARGV[2]) > last then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
+        local seq = tonumber(ARGV[2])
+        if seq > tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
+        if seq > tonumber(redis.call('HGET', KEYS[1], 'pub') or '0') then redis.call('HSET', KEYS[1], 'pub', ARGV[2]) end
         return redis.call('EXPIRE', KEYS[1], ARGV[1])
         """;
 

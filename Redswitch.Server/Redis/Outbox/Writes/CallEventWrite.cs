@@ -13,9 +13,9 @@ public enum ActiveChange
 }
 
 /// <summary>
-/// A call event (call-start, answer-event, hangup-event, failure): published through the gate on the call's state
-/// hash, then — only when the gate took it — written to the history and the active list (SPEC §4, §8, §8.1).
-/// call-start resets the history first (DEL), so subscribers never see the last call's events after it.
+/// A call event (call-start, answer-event, hangup-event, failure): taken by the gate on the call's state hash, then —
+/// only when the gate took it — written to the history and the active list and published (SPEC §4, §8, §8.1), so a
+/// subscriber that reads those lists on the event finds it there. call-start resets the history first (DEL).
 /// </summary>
 public sealed class CallEventWrite(string dialId, string orgId, string userId, string json, bool resetsHistory, ActiveChange active, int side)
     : OutboxWrite
@@ -31,14 +31,14 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
         var history = OutboxScripts.HistoryKeys(orgId, userId);
+        var gateKeys = OutboxScripts.GateKeys(dialId);
         Task reset = resetsHistory ? db.KeyDeleteAsync(history[0]) : Task.CompletedTask;
-        var gate = db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
-            [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]);
+        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Gate, gateKeys, [Seq, RedisKeys.DialledTtl]).ConfigureAwait(false);
         await reset.ConfigureAwait(false);
-        var verdict = (long)await gate.ConfigureAwait(false);
         if (verdict == 0) return WriteResult.Stale;
 
-        var push = db.ScriptEvaluateAsync(retry || verdict >= 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
+        // Bookkeeping, then the message, in one flight: Redis runs them in this order.
+        var push = db.ScriptEvaluateAsync(retry || verdict == 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
             [json, RedisKeys.HistoryTtl]);
         var list = active switch
         {
@@ -46,9 +46,17 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
             ActiveChange.Remove => db.ScriptEvaluateAsync(OutboxScripts.ActiveRemove, OutboxScripts.ActiveKeys(dialId, orgId, userId), [SideValue(side), RedisKeys.ActiveTtl]),
             _ => null,
         };
-        await push.ConfigureAwait(false);
-        if (list is not null) await list.ConfigureAwait(false);
-        return WriteResult.Done;
+        var announce = db.ScriptEvaluateAsync(OutboxScripts.Announce, gateKeys, [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]);
+        // Each is awaited: a refused bookkeeping write is reported (and the event, announced after it, still went out).
+        Exception? refused = null;
+        try { await push.ConfigureAwait(false); } catch (RedisServerException e) { refused = e; }
+        if (list is not null)
+        {
+            try { await list.ConfigureAwait(false); } catch (RedisServerException e) { refused ??= e; }
+        }
+        var announced = (long)await announce.ConfigureAwait(false);
+        if (refused is not null) throw refused;
+        return announced == 0 ? WriteResult.Stale : WriteResult.Done;
     }
 
     internal override void Confirmed(OutboxLane lane)

@@ -3,8 +3,8 @@ using StackExchange.Redis;
 namespace Redswitch.Server.Redis.Outbox.Writes;
 
 /// <summary>
-/// A reply to a control message (ack or failure), or an event of a call whose user is unknown: published through
-/// the call's gate only — replies are not history (SPEC §8).
+/// A reply to a control message (ack or failure), or an event of a call whose user is unknown: published once by
+/// <see cref="OutboxScripts.Announce"/> only — replies are not history (SPEC §8).
 /// </summary>
 public sealed class ReplyWrite(string dialId, string json) : OutboxWrite
 {
@@ -16,7 +16,7 @@ public sealed class ReplyWrite(string dialId, string json) : OutboxWrite
 
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
-        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Publish, OutboxScripts.PublishKeys(dialId),
+        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys(dialId),
             [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]).ConfigureAwait(false);
         return verdict == 0 ? WriteResult.Stale : WriteResult.Done;
     }
