@@ -68,7 +68,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         }
         catch (RedisConnectionException e)
         {
-            throw new StartupException($"PUBSUB_REDIS_URL={RedswitchOptions.MaskUrl(options.RedisUrl)}: cannot connect to Redis within {options.RedisTimeoutSeconds} s ({FirstLine(e.Message)})");
+            throw new StartupException($"PUBSUB_REDIS_URL={RedswitchOptions.MaskUrl(options.RedisUrl)}: cannot connect to Redis within {options.RedisTimeoutSeconds} s ({LogText.FirstLine(e.Message)})");
         }
         _redis.ConnectionRestored += (_, _) => metrics.RedisReconnects.Inc();
         _redis.ConnectionFailed += (_, e) => { metrics.RedisErrors.Inc(); _logger.LogWarning("Redis connection lost: {Reason}", e.FailureType); };
@@ -77,7 +77,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         try { await _outbound.StartAsync().ConfigureAwait(false); }
         catch (Exception e)
         {
-            throw new StartupException($"OUTBOUND_LISTEN={options.OutboundListen}: cannot listen ({FirstLine(e.GetBaseException().Message)})");
+            throw new StartupException($"OUTBOUND_LISTEN={options.OutboundListen}: cannot listen ({LogText.FirstLine(e.GetBaseException().Message)})");
         }
         OutboundPort = _outbound.BoundEndPoint?.Port ?? options.OutboundListen.Port;
         Advertise = options.ResolveAdvertise(OutboundPort, out var advertiseError);
@@ -175,9 +175,4 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         return c;
     }
 
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 }

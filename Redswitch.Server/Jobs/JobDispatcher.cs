@@ -74,7 +74,7 @@ public sealed class JobDispatcher
         if (Interlocked.Exchange(ref _reclaiming, 1) == 0)
             _ = ReclaimAsync().ContinueWith(t =>
             {
-                if (t.IsFaulted) _logger.LogWarning("reclaiming jobs of stopped instances failed: {Reason}", FirstLine(t.Exception!.GetBaseException().Message));
+                if (t.IsFaulted) _logger.LogWarning("reclaiming jobs of stopped instances failed: {Reason}", LogText.FirstLine(t.Exception!.GetBaseException().Message));
                 Volatile.Write(ref _reclaiming, 0);
             }, TaskScheduler.Default);
     }
@@ -210,7 +210,7 @@ public sealed class JobDispatcher
             // Nothing was dialled (every Redis step comes before the originate): the job goes back once Redis is
             // there again; the outbox keeps the write meanwhile.
             _metrics.RedisErrors.Inc();
-            _logger.LogWarning("a job could not be taken ({Reason}); it goes back to {Key} when Redis answers", FirstLine(e.Message), _keys.JobList);
+            _logger.LogWarning("a job could not be taken ({Reason}); it goes back to {Key} when Redis answers", LogText.FirstLine(e.Message), _keys.JobList);
             _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, marked));
         }
     }
@@ -264,7 +264,7 @@ public sealed class JobDispatcher
         {
             // Nothing was dialled: undo the owner and the marker, and put the job back, or it
             // would count as a live call for ever and sit in the processing list.
-            _logger.LogWarning("subscribing to {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, FirstLine(e.Message), _keys.JobList);
+            _logger.LogWarning("subscribing to {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, LogText.FirstLine(e.Message), _keys.JobList);
             owner.ForceEndSilently();
             _registry.Remove(owner);
             _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, RedisKeys.Dialled(job.DialId)));
@@ -318,11 +318,6 @@ public sealed class JobDispatcher
         if (lane.Enqueue(new DeadLetterWrite(_keys, raw, cause, DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) _metrics.JobsDeadLettered.Inc();
     }
 
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 
     private async Task DeadLetterAsync(string raw, string cause)
     {

@@ -55,13 +55,5 @@ public abstract class RedisAndSimulatorTests
         return s;
     }
 
-    protected static async Task WaitAsync(Func<bool> condition, double seconds, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
+    protected static Task WaitAsync(Func<bool> condition, double seconds, string what) => Waits.UntilAsync(condition, seconds, what);
 }

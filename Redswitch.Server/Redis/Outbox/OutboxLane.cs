@@ -40,12 +40,6 @@ public sealed class OutboxLane
     internal bool JobSettled;
     internal bool StateDeleted;
 
-    /// <summary>Writes queued and not yet confirmed or dropped.</summary>
-    public int Waiting
-    {
-        get { lock (_queue) return _queue.Count; }
-    }
-
     /// <summary>Queues <paramref name="write"/> behind the lane's earlier writes; false when the outbox is full (it is dropped).</summary>
     public bool Enqueue(OutboxWrite write)
     {

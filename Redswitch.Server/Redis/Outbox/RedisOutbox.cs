@@ -89,8 +89,6 @@ public sealed class RedisOutbox : IAsyncDisposable
     /// <summary>A lane for writes that belong to no call (a refused job, a job given back): forgotten when empty.</summary>
     public OutboxLane Detached() => new(this, null, null, null, null);
 
-    public int Lanes => _lanes.Count;
-
     internal bool TryReserve(OutboxLane lane, OutboxWrite write)
     {
         if (Interlocked.Increment(ref _waiting) <= _limit) return true;
@@ -122,10 +120,10 @@ public sealed class RedisOutbox : IAsyncDisposable
         _metrics.RedisErrors.Inc();
         if (IsUnreachable(e))
         {
-            Unreachable(FirstLine(e.Message));
+            Unreachable(LogText.FirstLine(e.Message));
             return WriteOutcome.Retry;
         }
-        _logger.LogWarning("Redis refused a write of dial_id {DialId}, dropped: {What}: {Reason}", lane.DialId ?? "(none)", write.What, FirstLine(e.Message));
+        _logger.LogWarning("Redis refused a write of dial_id {DialId}, dropped: {What}: {Reason}", lane.DialId ?? "(none)", write.What, LogText.FirstLine(e.Message));
         return WriteOutcome.Rejected;
     }
 
@@ -253,9 +251,4 @@ public sealed class RedisOutbox : IAsyncDisposable
         return t;
     }
 
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 }
