@@ -35,6 +35,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     private LinkPool? _links;
     private JobDispatcher? _dispatcher;
     private RedisOutbox? _outbox;
+    private InstanceLease? _lease;
 
     public CallRegistry Registry => _registry;
     public LinkPool? Links => _links;
@@ -98,7 +99,12 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         var ctx = new CallContext(settings, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"),
             TimeProvider.System, InstanceId);
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, _outbox, metrics, loggers.CreateLogger("Redswitch.Jobs"));
-        _outbox.WriteBackInstance = _dispatcher.WriteHeartbeatAsync;
+        _lease = new InstanceLease(_redis, _outbox, InstanceId, TimeSpan.FromSeconds(options.InstanceLeaseSeconds), loggers.CreateLogger("Redswitch.Redis"),
+            TimeProvider.System);
+        var dispatcher = _dispatcher;
+        var lease = _lease;
+        _outbox.WriteBackInstance = db => Task.WhenAll(dispatcher.WriteHeartbeatAsync(db), lease.RenewAsync(db));
+        await _lease.StartAsync().ConfigureAwait(false);
 
         foreach (var link in links) link.Start();
         // Wait briefly for FreeSWITCH so "ready" usually means connected; jobs wait in Redis until it is.
@@ -131,6 +137,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
                 foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
             }
             await Bounded(_dispatcher.RemoveHeartbeatAsync(), "removing the heartbeat").ConfigureAwait(false);
+            if (_lease is not null) await Bounded(_lease.DisposeAsync().AsTask(), "leaving the instances set").ConfigureAwait(false);
         }
         // Each step is bounded: with Redis or FreeSWITCH already gone, stopping must still end.
         if (_links is not null) foreach (var l in _links.Links) await Bounded(l.DisposeAsync().AsTask(), "closing a FreeSWITCH link").ConfigureAwait(false);

@@ -37,6 +37,8 @@ public sealed class RedswitchOptions
     /// <summary>Null means "host name - outbound port", filled in once the port is bound.</summary>
     public string? InstanceId { get; init; }
     public int DrainTimeoutSeconds { get; init; } = 30;
+    /// <summary>Seconds an instance's lease in <c>{redswitch}.instances</c> lives (renewed every second; SPEC §8.1).</summary>
+    public int InstanceLeaseSeconds { get; init; } = 6;
     public bool LogJson { get; init; }
     public bool LogPhoneNumbers { get; init; }
 
@@ -57,6 +59,7 @@ public sealed class RedswitchOptions
         "ESL_URL", "ESL_PORT", "ESL_PASSWORD", "PUBSUB_REDIS_URL", "PUBSUB_REDIS_TIMEOUT", "OUTBOUND_LISTEN",
         "OUTBOUND_ADVERTISE", "OUTBOUND_ALLOW", "JOB_LIST", "DIAL_TEMPLATE", "SIP_URI_TEMPLATE", "RING_TIMEOUT",
         "JOB_MAX_AGE", "METRICS_LISTEN", "INSTANCE_ID", "DRAIN_TIMEOUT", "LOG_FORMAT", "LOG_PHONE_NUMBERS",
+        "REDIS_OUTBOX_LIMIT", "INSTANCE_LEASE",
     ];
 
     public static RedswitchOptions FromEnvironment(out List<string> errors)
@@ -161,6 +164,7 @@ public sealed class RedswitchOptions
         if (instance is not null && !instance.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or ':' or '.'))
             errs.Add($"INSTANCE_ID={Show(instance)}: only letters, digits and _ - : . are allowed");
         var drain = Int("DRAIN_TIMEOUT", 30, 0, 86400);
+        var lease = Int("INSTANCE_LEASE", 6, 2, 3600);
 
         var logFormat = (Get("LOG_FORMAT") ?? "text").ToLowerInvariant();
         if (logFormat is not ("text" or "json")) errs.Add($"LOG_FORMAT={Show(logFormat)}: must be text or json");
@@ -187,6 +191,7 @@ public sealed class RedswitchOptions
             MetricsListen = metrics,
             InstanceId = instance,
             DrainTimeoutSeconds = drain,
+            InstanceLeaseSeconds = lease,
             LogJson = logFormat == "json",
             LogPhoneNumbers = logPhones is "true" or "1" or "yes",
         };

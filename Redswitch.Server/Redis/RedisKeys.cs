@@ -11,6 +11,9 @@ public sealed class RedisKeys(string jobList, string instanceId)
     public string ProcessingPrefix { get; } = $"{{{jobList}}}.processing.";
     public string HeartbeatPrefix { get; } = $"{{{jobList}}}.heartbeat.";
 
+    /// <summary>Live instances: member INSTANCE_ID, score = lease expiry in ms by Redis's clock (SPEC §8.1).</summary>
+    public const string Instances = "{redswitch}.instances";
+
     public static string Dialled(string dialId) => $"redswitch.dialled.{dialId}";
     public static string Active(string dialId, string orgId, string userId) => $"redswitch.{dialId}.{orgId}.{userId}";
     public static string History(string orgId, string userId) => $"redswitch_history.{orgId}.{userId}";

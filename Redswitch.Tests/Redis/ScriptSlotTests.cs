@@ -86,6 +86,15 @@ public class ScriptSlotTests
     }
 
     [Test]
+    public void TheLeaseScriptTouchesOneKey()
+    {
+        Assert.That(InstanceLease.RenewKeys, Has.Length.EqualTo(1));
+        var used = Regex.Matches(InstanceLease.RenewScript, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max();
+        Assert.That(used, Is.EqualTo(1));
+        Assert.That(Slot(RedisKeys.Instances), Is.EqualTo(Slot("redswitch")), "the {redswitch} tag");
+    }
+
+    [Test]
     public void EveryScriptTouchesKeysOfOneSlot()
     {
         var names = new HashSet<string>();

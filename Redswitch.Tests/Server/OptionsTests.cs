@@ -18,12 +18,27 @@ public class OptionsTests
         Assert.That(o.RingTimeoutSeconds, Is.EqualTo(45));
         Assert.That(o.JobMaxAgeSeconds, Is.EqualTo(120));
         Assert.That(o.DrainTimeoutSeconds, Is.EqualTo(30));
+        Assert.That(o.InstanceLeaseSeconds, Is.EqualTo(6));
+        Assert.That(o.RedisOutboxLimit, Is.EqualTo(100_000));
         Assert.That(o.OutboundListen.ToString(), Is.EqualTo("0.0.0.0:8084"));
         Assert.That(o.MetricsListen.ToString(), Is.EqualTo("0.0.0.0:9464"));
         Assert.That(o.Redis.EndPoints.Single().ToString(), Does.Contain("6379"));
         Assert.That(o.Redis.ConnectTimeout, Is.EqualTo(10000));
         Assert.That(o.ResolveAdvertise(8084, out var err), Is.EqualTo("127.0.0.1:8084"));
         Assert.That(err, Is.Null);
+    }
+
+    [Test]
+    public void LeaseAndOutboxLimitAreCheckedIntegers()
+    {
+        var o = Parse(out var errors, ("INSTANCE_LEASE", "10"), ("REDIS_OUTBOX_LIMIT", "500"));
+        Assert.That(errors, Is.Empty);
+        Assert.That((o.InstanceLeaseSeconds, o.RedisOutboxLimit), Is.EqualTo((10, 500)));
+        Parse(out errors, ("INSTANCE_LEASE", "1"), ("REDIS_OUTBOX_LIMIT", "lots"));
+        Assert.That(errors, Has.Count.EqualTo(2));
+        Assert.That(errors[0], Does.StartWith("INSTANCE_LEASE") | Does.StartWith("REDIS_OUTBOX_LIMIT"));
+        Assert.That(errors.Any(e => e.StartsWith("INSTANCE_LEASE", StringComparison.Ordinal)), Is.True);
+        Assert.That(errors.Any(e => e.StartsWith("REDIS_OUTBOX_LIMIT", StringComparison.Ordinal)), Is.True);
     }
 
     [Test]

@@ -180,6 +180,8 @@ public class RedisOutageTests
             Assert.That(history, Is.EqualTo(q.ToList()), $"history of {d}");
         }
         Assert.That(_server.Log.Exceptions, Is.Empty, "no exception in the log");
+        Assert.That(await _redis.Db.SortedSetScoreAsync(Redswitch.Server.Redis.RedisKeys.Instances, _server.Service.InstanceId), Is.Not.Null,
+            "the instance is registered again");
         var writeBack = _server.Log.Lines.SingleOrDefault(l => l.Contains("restarted (new run_id): wrote back the state of", StringComparison.Ordinal));
         Assert.That(writeBack, Does.Match(@"state of [1-9][0-9]* call"), "the live calls' state went back before anything else");
         Assert.That(_peakMetrics, Does.Match(@"redswitch_outbox_messages [1-9]"), "the outbox metric shows the writes waiting");

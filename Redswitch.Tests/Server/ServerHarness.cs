@@ -64,7 +64,7 @@ public sealed class ServerHarness : IAsyncDisposable
         RedisTimeoutSeconds = o.RedisTimeoutSeconds, RedisOutboxLimit = o.RedisOutboxLimit, OutboundListen = o.OutboundListen, OutboundAdvertise = o.OutboundAdvertise,
         OutboundAllow = o.OutboundAllow, JobList = o.JobList, DialTemplate = o.DialTemplate, SipUriTemplate = o.SipUriTemplate,
         RingTimeoutSeconds = o.RingTimeoutSeconds, JobMaxAgeSeconds = o.JobMaxAgeSeconds, MetricsListen = o.MetricsListen,
-        InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
+        InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, InstanceLeaseSeconds = o.InstanceLeaseSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
         ReconnectBase = TimeSpan.FromMilliseconds(50), ReconnectCap = TimeSpan.FromMilliseconds(400),
         BlockSeconds = 1, SocketLinger = TimeSpan.FromSeconds(5), HeartbeatInterval = TimeSpan.FromSeconds(2),
         EndedLinger = endedLinger ?? TimeSpan.FromSeconds(60), SocketConnectTimeout = TimeSpan.FromSeconds(3),
