@@ -318,24 +318,14 @@ public sealed class JobDispatcher
         if (lane.Enqueue(new DeadLetterWrite(_keys, raw, cause, DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) _metrics.JobsDeadLettered.Inc();
     }
 
-
+    // Recovery and the loop's give-back await the same writes the outbox sends (the job is in the processing list).
     private async Task DeadLetterAsync(string raw, string cause)
     {
-        var wrapped = $"{{\"job\": {Json.Str(raw)}, \"cause\": {Json.Str(cause)}, \"at\": {DateTimeOffset.UtcNow.ToUnixTimeSeconds()}}}";
-        var tran = _db.CreateTransaction();
-        _ = tran.ListRightPushAsync(_keys.Dead, wrapped);
-        _ = tran.ListRemoveAsync(_keys.Processing, raw, 1);
-        await tran.ExecuteAsync().ConfigureAwait(false);
+        await new DeadLetterWrite(_keys, raw, cause, DateTimeOffset.UtcNow.ToUnixTimeSeconds()).SendAsync(_db, retry: false).ConfigureAwait(false);
         _metrics.JobsDeadLettered.Inc();
     }
 
-    private async Task ReturnToHeadAsync(string raw)
-    {
-        var tran = _db.CreateTransaction();
-        _ = tran.ListRemoveAsync(_keys.Processing, raw, -1);
-        _ = tran.ListLeftPushAsync(_keys.JobList, raw);
-        await tran.ExecuteAsync().ConfigureAwait(false);
-    }
+    private Task ReturnToHeadAsync(string raw) => new ReturnJobWrite(_keys, raw, dialledMark: null).SendAsync(_db, retry: false);
 
     /// <summary>Stops taking jobs; a BLMOVE in flight returns within BlockSeconds and its job goes back.</summary>
     public async Task StopTakingAsync()

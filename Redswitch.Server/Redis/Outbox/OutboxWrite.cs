@@ -18,13 +18,13 @@ public enum WriteResult
 /// </summary>
 public abstract class OutboxWrite
 {
-    /// <summary>Published through the call's gate, so it carries the call's next sequence number.</summary>
-    public virtual bool Sequenced => false;
+    /// <summary>It publishes on the call's channel, so it carries the call's next sequence number.</summary>
+    public bool Sequenced => Published is not null;
 
     /// <summary>Set by the lane when it is queued (sequenced writes only).</summary>
     public long Seq { get; internal set; }
 
-    /// <summary>What it publishes on the call's channel (null: nothing).</summary>
+    /// <summary>What it publishes on the call's channel through the gate (null: nothing, or, for a refused job, not through the gate).</summary>
     public virtual string? Published => null;
 
     /// <summary>It went to Redis at least once (a retry may find it done).</summary>

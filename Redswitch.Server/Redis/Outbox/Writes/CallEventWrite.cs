@@ -22,8 +22,6 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
 {
     private static readonly RedisValue[] Sides = ["ACTIVE.0", "ACTIVE.1", "ACTIVE.2"];
 
-    public override bool Sequenced => true;
-
     public override string What => $"event {json}";
 
     public override string? Published => json;

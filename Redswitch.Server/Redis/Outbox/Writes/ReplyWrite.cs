@@ -8,8 +8,6 @@ namespace Redswitch.Server.Redis.Outbox.Writes;
 /// </summary>
 public sealed class ReplyWrite(string dialId, string json) : OutboxWrite
 {
-    public override bool Sequenced => true;
-
     public override string What => $"reply {json}";
 
     public override string? Published => json;
