@@ -11,6 +11,7 @@ using Redswitch.Server.Jobs;
 using Redswitch.Server.Metrics;
 using Redswitch.Server.Redis;
 using Redswitch.Server.Redis.Outbox;
+using Redswitch.Server.Takeover;
 using StackExchange.Redis;
 
 namespace Redswitch.Server;
@@ -36,6 +37,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     private JobDispatcher? _dispatcher;
     private RedisOutbox? _outbox;
     private InstanceLease? _lease;
+    private TakeoverMonitor? _takeover;
+    private volatile bool _started;
 
     public CallRegistry Registry => _registry;
     public LinkPool? Links => _links;
@@ -45,10 +48,11 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     public string? Advertise { get; private set; }
     public int OutboundPort { get; private set; }
 
-    public bool Ready => _redis is { IsConnected: true } && _links is { AnyUp: true };
+    public bool Ready => NotReadyReason is null;
 
     public string? NotReadyReason =>
-        _redis is not { IsConnected: true } ? "Redis not reachable"
+        !_started ? "starting"
+        : _redis is not { IsConnected: true } ? "Redis not reachable"
         : _links is not { AnyUp: true } ? "no FreeSWITCH node authenticated"
         : null;
 
@@ -94,23 +98,37 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         _outbox = new RedisOutbox(_redis, keys, options.RedisOutboxLimit, metrics, loggers.CreateLogger("Redswitch.Redis"), TimeProvider.System);
         await _outbox.StartAsync().ConfigureAwait(false);
         var publisher = new CallPublisher(_outbox);
+        _lease = new InstanceLease(_redis, _outbox, InstanceId, TimeSpan.FromSeconds(options.InstanceLeaseSeconds), loggers.CreateLogger("Redswitch.Redis"),
+            TimeProvider.System);
+        var lease = _lease;
         var settings = new CallSettings(TimeSpan.FromSeconds(options.RingTimeoutSeconds), options.SocketConnectTimeout, options.SocketLinger,
             options.EndedLinger, Advertise, options.LogPhoneNumbers);
         var ctx = new CallContext(settings, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"),
-            TimeProvider.System, InstanceId);
+            TimeProvider.System, InstanceId) { LeaseLapsed = () => lease.InDoubt };
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, _outbox, metrics, loggers.CreateLogger("Redswitch.Jobs"));
-        _lease = new InstanceLease(_redis, _outbox, InstanceId, TimeSpan.FromSeconds(options.InstanceLeaseSeconds), loggers.CreateLogger("Redswitch.Redis"),
-            TimeProvider.System);
         var dispatcher = _dispatcher;
-        var lease = _lease;
         _outbox.WriteBackInstance = db => Task.WhenAll(dispatcher.WriteHeartbeatAsync(db), lease.RenewAsync(db));
+        // SPEC §8.1 "Fencing": a call another instance holds now is forgotten without a word.
+        _outbox.Fenced = dialId => _registry.ByDialId(dialId)?.Forget();
+        _lease.Lapsed = () =>
+        {
+            foreach (var owner in _registry.All) owner.Suspend();
+        };
+        _lease.Regained = () => KeepCallsStillOursAsync(_redis.GetDatabase(), InstanceId);
+        var takeoverLogger = loggers.CreateLogger("Redswitch.Takeover");
+        var claimer = new CallClaimer(_redis, _links, _registry, ctx, keys, _outbox, metrics, takeoverLogger);
+        _takeover = new TakeoverMonitor(_redis, claimer, _lease, InstanceId, takeoverLogger, TimeProvider.System);
         await _lease.StartAsync().ConfigureAwait(false);
 
         foreach (var link in links) link.Start();
         // Wait briefly for FreeSWITCH so "ready" usually means connected; jobs wait in Redis until it is.
         try { await _links.WaitAnyUpAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
         catch (TimeoutException) { }
+        // An earlier run of this INSTANCE_ID left calls: resumed before the instance reports ready (SPEC §8.1).
+        await _takeover.ResumeOwnAsync().ConfigureAwait(false);
+        _takeover.Start();
         await _dispatcher.StartAsync().ConfigureAwait(false);
+        _started = true;
 
         _logger.LogInformation(
             "Redswitch ready: instance {Instance}, jobs from {JobList}, outbound {Listen} (advertised {Advertise}), FreeSWITCH {Nodes} {State}",
@@ -121,6 +139,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         var sw = Stopwatch.StartNew();
+        if (_takeover is not null) await _takeover.DisposeAsync().ConfigureAwait(false);
         if (_dispatcher is not null)
         {
             _logger.LogInformation("stopping: no new jobs; {Live} live call(s) to drain (up to {Seconds} s)", _registry.Live, options.DrainTimeoutSeconds);
@@ -157,6 +176,30 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         if (_workers is not null) await _workers.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         if (_boss is not null) await _boss.ShutdownGracefullyAsync(TimeSpan.Zero, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         _logger.LogInformation("stopped after {Seconds:F1} s", sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The lease was renewed after it lapsed (SPEC §8.1 "Fencing"): each call still at this instance's epoch goes on
+    /// with what it held meanwhile; the others were claimed by a peer and are forgotten without a word.
+    /// </summary>
+    private async Task KeepCallsStillOursAsync(IDatabase db, string instanceId)
+    {
+        var kept = 0;
+        var lost = 0;
+        foreach (var owner in _registry.All.ToList())
+        {
+            var held = await db.HashGetAsync(RedisKeys.CallState(owner.DialId), [CallState.Owner, CallState.Epoch]).ConfigureAwait(false);
+            if ((string?)held[0] == instanceId && (string?)held[1] == CallState.Number(owner.Epoch))
+            {
+                owner.Unsuspend();
+                kept++;
+                continue;
+            }
+            owner.Forget();
+            _outbox?.Forget(owner.DialId);
+            lost++;
+        }
+        _logger.LogWarning("lease renewed after it lapsed: {Kept} call(s) still ours, {Lost} taken over by another instance and forgotten", kept, lost);
     }
 
     private async Task Bounded(Task step, string what)

@@ -37,6 +37,19 @@ public sealed class BargeMode
 
     public int InFlight => _inFlight.Count;
 
+    /// <summary>The mode FreeSWITCH has confirmed, and the one before three-way.</summary>
+    public int Confirmed => _confirmed;
+    public int ConfirmedBefore => _confirmedBefore;
+
+    /// <summary>A barge taken over: FreeSWITCH's eavesdrop is in the mode the first owner confirmed.</summary>
+    public void Restore(int mode, int before)
+    {
+        _inFlight.Clear();
+        _confirmed = mode is 0 or 2 or 3 ? mode : 0;
+        _confirmedBefore = before is 0 or 2 ? before : 0;
+        Recompute();
+    }
+
     /// <summary>A new barge leg starts muted.</summary>
     public void Reset()
     {
@@ -80,11 +93,14 @@ public sealed class BargeMode
     }
 
     /// <summary>A digit the barger pressed on the phone (the eavesdrop acts on it as on ours).</summary>
-    public void Pressed(int digit)
+    /// <returns>Whether the confirmed mode changed.</returns>
+    public bool Pressed(int digit)
     {
-        if (digit is < 0 or > 3) return;
+        if (digit is < 0 or > 3) return false;
+        var (mode, before) = (_confirmed, _confirmedBefore);
         Apply(ref _confirmed, ref _confirmedBefore, digit);
         Recompute();
+        return (mode, before) != (_confirmed, _confirmedBefore);
     }
 
     private void Recompute()

@@ -72,3 +72,11 @@ public sealed record ForceEnd(string Cause) : CallInput;
 
 /// <summary>Nothing was sent (the dispatcher gave the job back before the originate): forget the call without a word.</summary>
 public sealed record Abandon : CallInput;
+
+/// <summary>
+/// The call was taken over from its state hash (<see cref="CallMachine.Resumed"/>): follow its legs, ask FreeSWITCH
+/// where each one is, publish what nobody published meanwhile (SPEC §8.1 "Resume"). <paramref name="NodeRestarted"/>:
+/// the node answers with another Core-UUID, every leg is gone. <paramref name="GraceLeft"/>: for a call that had ended,
+/// how long its channel still answers.
+/// </summary>
+public sealed record ResumeCall(bool NodeRestarted, TimeSpan GraceLeft) : CallInput;

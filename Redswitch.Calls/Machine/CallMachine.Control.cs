@@ -161,7 +161,9 @@ public sealed partial class CallMachine
         _nextBargeUuid = _newUuid();
         _fx.Claim(leg.Uuid);
         _fx.Claim(_nextBargeUuid);
-        _fx.SaveState([("uuid_2", leg.Uuid), ("barge_next", _nextBargeUuid)]);
+        // The new leg's marks start clear: side 2's earlier events were another leg's.
+        _fx.SaveState([(CallState.BargeUuid, leg.Uuid), (CallState.NextBargeUuid, _nextBargeUuid), (CallState.Answered(2), ""), (CallState.HungUp(2), ""),
+            (CallState.Mode, "0"), (CallState.ModeBefore, "0")]);
         // The socket carries the new leg's events (its filter went out as the "next" uuid); the next one gets its own.
         if (!SocketAlive || !_fx.SendOnSocket(new FilterLeg(_nextBargeUuid))) Follow(leg); // no socket to carry them
         _fx.Log(CallLogLevel.Information, "barging {Number} (leg {Uuid})", FieldRules.Mask(phone, _settings.LogPhoneNumbers), leg.Uuid);
@@ -253,10 +255,15 @@ public sealed partial class CallMachine
         if (reply.Outcome == FsOutcome.Accepted)
         {
             Mode.Accepted(pending.Change!);
+            SaveMode();
             Ack(pending);
         }
         else RefuseMode(pending, reply.Arrived ? reply.Text : "freeswitch unavailable");
     }
+
+    /// <summary>The confirmed mode goes into the state hash: a take-over's unthreeway returns to it (SPEC §8.1).</summary>
+    private void SaveMode() =>
+        _fx.SaveState([(CallState.Mode, CallState.Number(Mode.Confirmed)), (CallState.ModeBefore, CallState.Number(Mode.ConfirmedBefore))]);
 
     /// <summary>A mode change FreeSWITCH did not take changes nothing (SPEC §5).</summary>
     private void RefuseMode(PendingControl pending, string cause)

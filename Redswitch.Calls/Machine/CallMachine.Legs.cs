@@ -55,7 +55,7 @@ public sealed partial class CallMachine
                 break;
             case LegEventKind.Dtmf:
                 // Our own uuid_recv_dtmf comes back as DTMF-Source APP (its ack counted it); the rest is the keypad.
-                if (leg == _g && !e.DigitFromApp && e.Digit is { } digit) Mode.Pressed(digit);
+                if (leg == _g && !e.DigitFromApp && e.Digit is { } digit && Mode.Pressed(digit)) SaveMode();
                 break;
         }
     }

@@ -16,7 +16,6 @@ public sealed partial class CallMachine
     private readonly DialStrings _dial;
     private readonly ICallEffects _fx;
     private readonly Func<string> _newUuid;
-    private readonly IReadOnlyList<(string Field, string Value)> _ownerFields;
     private readonly Leg _a;
     private readonly Leg _b;
     private Leg? _g;
@@ -24,7 +23,6 @@ public sealed partial class CallMachine
     private readonly List<Leg> _legs = [];
     private string _nextBargeUuid;
     private CallPhase _phase;
-    private bool _everStarted;
     private SocketState _socket;
     private HangupRequest _hangup;
     private string _hangupCause = "NORMAL_CLEARING";
@@ -39,17 +37,14 @@ public sealed partial class CallMachine
     private readonly InFlight<Leg> _jobs = new();
     private long _lastCorrelation;
 
-    /// <param name="ownerFields">Saved with the call's state when it starts (instance, node).</param>
-    /// <param name="newUuid">Leg uuids are chosen here, not by FreeSWITCH.</param>
-    public CallMachine(CallJob job, CallSettings settings, DialStrings dial, ICallEffects effects, Func<string> newUuid,
-        IReadOnlyList<(string Field, string Value)> ownerFields)
+    /// <param name="newUuid">Leg uuids are chosen here, not by FreeSWITCH (the state hash names them before the originate).</param>
+    public CallMachine(CallJob job, CallSettings settings, DialStrings dial, ICallEffects effects, Func<string> newUuid)
     {
         _job = job;
         _settings = settings;
         _dial = dial;
         _fx = effects;
         _newUuid = newUuid;
-        _ownerFields = ownerFields;
         _a = NewLeg(0, LegOrigin.AwaitingReply);
         _b = NewLeg(1, LegOrigin.Accepted); // dialled by the caller's bridge, not by an originate of ours
         _nextBargeUuid = newUuid();
@@ -61,6 +56,16 @@ public sealed partial class CallMachine
     public CallPhase Phase => _phase;
     public SocketState Socket => _socket;
     public bool IsEnded => _phase == CallPhase.Ended;
+
+    /// <summary>
+    /// The call's part of its state hash, written (and confirmed by Redis) before the originate goes out (SPEC §8.1):
+    /// a take-over finds the legs by these uuids.
+    /// </summary>
+    public IReadOnlyList<(string Field, string Value)> InitialState() =>
+    [
+        (CallState.OrgId, _job.OrgId), (CallState.UserId, _job.UserId), ("call_provider", _job.CallProvider),
+        (CallState.CallerUuid, _a.Uuid), (CallState.CalleeUuid, _b.Uuid), (CallState.NextBargeUuid, _nextBargeUuid),
+    ];
 
     /// <summary>A caller's connection is taken only while none is (and the call goes on).</summary>
     public bool AcceptsSocket => _phase != CallPhase.Ended && _socket is not (SocketState.Connected or SocketState.Lingering or SocketState.Exiting);
@@ -84,6 +89,7 @@ public sealed partial class CallMachine
             case Drain d: OnDrain(d.LinkUp); break;
             case ForceEnd f: OnForceEnd(f.Cause); break;
             case Abandon: OnAbandon(); break;
+            case ResumeCall r: OnResume(r); break;
             default: throw new ArgumentException($"unknown input {input.GetType().Name}");
         }
     }
@@ -163,10 +169,7 @@ public sealed partial class CallMachine
         if (_phase != CallPhase.Originating) return;
         _fx.CancelTimer(_a.Timer(TimerKind.GiveUpLeg));
         _phase = CallPhase.Started;
-        _everStarted = true;
         Publish(new CallStarted(byReply));
-        _fx.SaveState([.. _ownerFields, ("org_id", _job.OrgId), ("user_id", _job.UserId), ("call_provider", _job.CallProvider),
-            ("uuid_0", _a.Uuid), ("uuid_1", _b.Uuid), ("barge_next", _nextBargeUuid)]);
         Settle(JobSettlement.Done);
         MakeReady(_a);
         // (with the socket already here, OnSocketConnected hangs up through it)
@@ -251,7 +254,6 @@ public sealed partial class CallMachine
         _fx.Unclaim(_nextBargeUuid);
         foreach (var h in TakeHangupsBeforeStart()) Refuse(h, "call ended");
         FailPendingModes("call ended");
-        if (_everStarted) _fx.DeleteState();
         // Replies still due are awaited (a hangup's ack may come after its legs' events); BACKGROUND_JOBs are not.
         _jobs.Clear();
         _fx.Ended(new CallSummary(CallResult(result), SidesSummary(), Silent: false));
@@ -353,6 +355,7 @@ public sealed partial class CallMachine
                     if (reply.Outcome == FsOutcome.Accepted) Ack(h);
                     else Refuse(h, "freeswitch unavailable");
                 break;
+            case Pending.Dump d: OnDumpReply(d.Leg, reply); break;
             case Pending.Bridge:
                 if (reply.Outcome == FsOutcome.Refused) _fx.Log(CallLogLevel.Warning, "bridge refused: {Reply}", reply.Text);
                 break;
@@ -377,7 +380,11 @@ public sealed partial class CallMachine
             case TimerKind.GoneGrace when leg is not null: OnGoneGrace(leg); break;
             case TimerKind.UnconfirmedGrace when leg is not null: Unconfirmable(leg); break;
             case TimerKind.SocketLinger: SendExit(); break;
-            case TimerKind.Release: _fx.Release(); break;
+            case TimerKind.Release:
+                // The grace is over: the state hash goes (a take-over no longer finds the call), then the channel.
+                _fx.DeleteState();
+                _fx.Release();
+                break;
         }
     }
 }

@@ -17,6 +17,8 @@ internal abstract record Pending
     /// <summary>The socket's hangup for hangup messages that came before FreeSWITCH took the originate.</summary>
     public sealed record SocketHangup(IReadOnlyList<PendingControl> Requests) : Pending;
     public sealed record Bridge : Pending;
+    /// <summary>uuid_dump of a leg of a call taken over: is it there, did it answer (SPEC §8.1 "Resume").</summary>
+    public sealed record Dump(Leg Leg) : Pending;
 }
 
 /// <summary>

@@ -15,4 +15,8 @@ public sealed record CallContext(
     RedswitchMetrics Metrics,
     ILogger Logger,
     TimeProvider Time,
-    string InstanceId);
+    string InstanceId)
+{
+    /// <summary>True while this instance's lease is in doubt (SPEC §8.1 self-fencing): calls hold every input meanwhile.</summary>
+    public Func<bool> LeaseLapsed { get; init; } = static () => false;
+}

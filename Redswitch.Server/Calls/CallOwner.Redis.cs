@@ -24,7 +24,7 @@ public sealed partial class CallOwner
                 break;
             case SideHungUp h:
                 if (h.WasAnswered) _ctx.Publisher.SideEvent(DialId, job.OrgId, job.UserId, h.Side, active: false, Json.Hangup(h.Side, h.Cause));
-                else _ctx.Publisher.Event(DialId, job.OrgId, job.UserId, Json.Hangup(h.Side, h.Cause));
+                else _ctx.Publisher.Event(DialId, job.OrgId, job.UserId, Json.Hangup(h.Side, h.Cause), CallState.HungUp(h.Side));
                 _ctx.Metrics.HangupsByCause.WithLabels(h.Side.ToString(), h.Cause).Inc();
                 break;
             case CallFailed f:

@@ -48,6 +48,21 @@ public sealed partial class CallOwner : ICallEffects
     /// <summary>The link generation the last originate (caller or barge) went out on.</summary>
     private int _sentGeneration;
     private readonly TaskCompletionSource _endedTcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Hold _hold;
+    /// <summary>Inputs that came while the lease was in doubt: handled once the call is known to be still ours.</summary>
+    private Queue<CallInput>? _held;
+    /// <summary>The uuids the call claimed (a forgotten call lets go of them all).</summary>
+    private readonly List<string> _claimed = new(3);
+
+    /// <summary>Whether the owner acts on its call (SPEC §8.1 "Fencing").</summary>
+    private enum Hold
+    {
+        Acting,
+        /// <summary>The lease is in doubt: inputs wait, nothing goes to FreeSWITCH or Redis.</summary>
+        Suspended,
+        /// <summary>Another instance owns the call: everything is ignored.</summary>
+        Forgotten,
+    }
 
     private sealed class TimerSlot(CallTimer name)
     {
@@ -56,15 +71,32 @@ public sealed partial class CallOwner : ICallEffects
     }
 
     /// <param name="unsubscribe">Drops the call's Redis subscription (called EndedLinger after the call ended).</param>
-    public CallOwner(CallJob job, CallContext ctx, IControlLink link, Func<Task> unsubscribe)
+    public CallOwner(CallJob job, CallContext ctx, IControlLink link, Func<Task> unsubscribe, long epoch = 1)
+        : this(job, ctx, link, unsubscribe, epoch, null)
+    {
+    }
+
+    private CallOwner(CallJob job, CallContext ctx, IControlLink link, Func<Task> unsubscribe, long epoch, CallSnapshot? snapshot)
     {
         _ctx = ctx;
         _link = link;
         _unsubscribe = unsubscribe;
         _scope = new DialScope(job.DialId);
-        _machine = new CallMachine(job, ctx.Settings, ctx.DialStrings, this, () => Guid.NewGuid().ToString(),
-            [("instance", ctx.InstanceId), ("node", link.Node.ToString())]);
+        Epoch = epoch;
+        _machine = snapshot is null
+            ? new CallMachine(job, ctx.Settings, ctx.DialStrings, this, () => Guid.NewGuid().ToString())
+            : CallMachine.Resumed(job, ctx.Settings, ctx.DialStrings, this, () => Guid.NewGuid().ToString(), snapshot);
     }
+
+    /// <summary>A call taken over from its state hash (SPEC §8.1); <see cref="Resume"/> starts it.</summary>
+    public static CallOwner Resumed(CallJob job, CallContext ctx, IControlLink link, Func<Task> unsubscribe, long epoch, CallSnapshot snapshot) =>
+        new(job, ctx, link, unsubscribe, epoch, snapshot);
+
+    /// <summary>The epoch this instance holds the call at (SPEC §8.1).</summary>
+    public long Epoch { get; }
+
+    /// <summary>The call's part of the state hash, written before the originate.</summary>
+    public IReadOnlyList<(string Field, string Value)> InitialState() => _machine.InitialState();
 
     public CallJob Job => _machine.Job;
     public string DialId => _machine.DialId;
@@ -150,10 +182,84 @@ public sealed partial class CallOwner : ICallEffects
     /// <summary>Nothing was sent (the dispatcher gives the job back): forget the call without publishing.</summary>
     public void ForceEndSilently() => Feed(new Abandon());
 
+    /// <summary>Starts a taken-over call: its legs are followed and asked for (SPEC §8.1 "Resume").</summary>
+    public void Resume(bool nodeRestarted, TimeSpan graceLeft)
+    {
+        lock (_gate)
+        {
+            LinkGeneration = _link.Generation;
+            _link.CallPlaced();
+            Feed(new ResumeCall(nodeRestarted, graceLeft));
+        }
+    }
+
+    /// <summary>The lease is in doubt: hold every input until it is known whether the call is still ours.</summary>
+    public void Suspend()
+    {
+        lock (_gate)
+            if (_hold == Hold.Acting) _hold = Hold.Suspended;
+    }
+
+    /// <summary>Still ours at our epoch: what came meanwhile is handled now, in order.</summary>
+    public void Unsuspend()
+    {
+        Queue<CallInput>? held;
+        lock (_gate)
+        {
+            if (_hold != Hold.Suspended) return;
+            _hold = Hold.Acting;
+            held = _held;
+            _held = null;
+        }
+        while (held is not null && held.TryDequeue(out var input)) Feed(input);
+    }
+
+    /// <summary>
+    /// Another instance owns the call now (SPEC §8.1): let go of everything without a word — no command to FreeSWITCH,
+    /// no write, no reply. The new owner follows the legs itself.
+    /// </summary>
+    public void Forget()
+    {
+        lock (_gate)
+        {
+            if (_hold == Hold.Forgotten) return;
+            _hold = Hold.Forgotten;
+            _held = null;
+            _inbox = null;
+            foreach (var slot in _timers ?? []) slot.Timer?.Dispose();
+            _timers = null;
+            foreach (var uuid in _claimed)
+            {
+                if (ReferenceEquals(_ctx.Registry.ByUuid(uuid), this)) _ctx.Registry.RemoveUuid(uuid);
+                _link.Unfollow(uuid);
+            }
+            _claimed.Clear();
+            foreach (var job in _jobIds ?? []) _link.ForgetJob(job);
+            _jobIds = null;
+            if (!_machine.IsEnded)
+            {
+                _ctx.Registry.MarkEnded();
+                _link.CallEnded();
+            }
+            _socket?.Close();
+            _ctx.Registry.Remove(this);
+            _endedTcs.TrySetResult();
+        }
+        _ = _unsubscribe();
+    }
+
     private void Feed(CallInput input)
     {
         lock (_gate)
         {
+            if (_hold == Hold.Forgotten) return;
+            // Checked on every input, by the clock: a process that was paused acts on nothing it finds on waking.
+            if (_hold == Hold.Suspended || _ctx.LeaseLapsed())
+            {
+                _hold = Hold.Suspended;
+                (_held ??= new()).Enqueue(input);
+                return;
+            }
             if (_handling)
             {
                 (_inbox ??= new()).Enqueue(input);
@@ -238,9 +344,17 @@ public sealed partial class CallOwner : ICallEffects
 
     void ICallEffects.Unfollow(string uuid) => _link.Unfollow(uuid);
 
-    void ICallEffects.Claim(string uuid) => _ctx.Registry.AddUuid(uuid, this);
+    void ICallEffects.Claim(string uuid)
+    {
+        _ctx.Registry.AddUuid(uuid, this);
+        if (!_claimed.Contains(uuid, StringComparer.OrdinalIgnoreCase)) _claimed.Add(uuid);
+    }
 
-    void ICallEffects.Unclaim(string uuid) => _ctx.Registry.RemoveUuid(uuid);
+    void ICallEffects.Unclaim(string uuid)
+    {
+        _ctx.Registry.RemoveUuid(uuid);
+        _claimed.Remove(uuid);
+    }
 
     // ------------------------------------------------------------------ effects: time and the call's end
 
@@ -305,6 +419,8 @@ public sealed partial class CallOwner : ICallEffects
             foreach (var job in _jobIds ?? []) _link.ForgetJob(job);
             _jobIds = null;
             Log(CallLogLevel.Information, "call ended ({Result}): {Sides}", summary.Result, summary.Sides);
+            // The grace runs from here, for whoever owns the call then (SPEC §8.1).
+            _ctx.Publisher.SaveState(DialId, (CallState.EndedAt, CallState.Number(_ctx.Time.GetUtcNow().ToUnixTimeMilliseconds())));
         }
         _endedTcs.TrySetResult();
     }

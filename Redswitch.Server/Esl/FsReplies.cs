@@ -28,6 +28,8 @@ public static class FsReplies
                         "false" => new FsReply(FsOutcome.NoSuchChannel, text),
                         _ => FsReply.Refused(text),
                     };
+                // A dump is the channel's data; its Answer-State is what the call needs of it.
+                if (command is UuidDump && AnswerState(text) is { Length: > 0 } state) return new FsReply(FsOutcome.Accepted, state);
                 if (a.IsOk) return new FsReply(FsOutcome.Accepted, text);
                 // "-ERR No such channel!" (uuid_kill, uuid_dump, uuid_recv_dtmf on a channel that is gone)
                 if (text.Contains("No such channel", StringComparison.OrdinalIgnoreCase)) return new FsReply(FsOutcome.NoSuchChannel, text);
@@ -35,6 +37,17 @@ public static class FsReplies
             default:
                 return FsReply.Refused(reply.ToString() ?? "error");
         }
+    }
+
+    /// <summary>The <c>Answer-State</c> line of a uuid_dump (plain format: <c>Name: value</c>, URL-encoded values).</summary>
+    public static string AnswerState(string dump)
+    {
+        const string name = "Answer-State: ";
+        var at = dump.StartsWith(name, StringComparison.Ordinal) ? 0 : dump.IndexOf("\n" + name, StringComparison.Ordinal) is var i and >= 0 ? i + 1 : -1;
+        if (at < 0) return "";
+        var start = at + name.Length;
+        var end = dump.IndexOf('\n', start);
+        return Uri.UnescapeDataString((end < 0 ? dump[start..] : dump[start..end]).Trim());
     }
 
     /// <summary>A BACKGROUND_JOB body of an originate: "+OK uuid", "-ERR USER_BUSY" (a hangup cause), or another error.</summary>

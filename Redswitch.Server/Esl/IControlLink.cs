@@ -9,6 +9,9 @@ public interface IControlLink
     EslNode Node { get; }
     bool IsUp { get; }
 
+    /// <summary>The node's Core-UUID as read on the current connection (<c>global_getvar core_uuid</c>); null when unknown.</summary>
+    string? CoreUuid => null;
+
     /// <summary>Counts authenticated connections: a call started on this generation needs no check after a loss before it.</summary>
     int Generation { get; }
 

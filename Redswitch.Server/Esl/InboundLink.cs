@@ -47,6 +47,10 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
 
     public EslNode Node => _node;
 
+    /// <summary>The node's Core-UUID, read before the link counts as up: a take-over checks it is the node the call was placed on.</summary>
+    public string? CoreUuid => Volatile.Read(ref _coreUuid);
+    private string? _coreUuid;
+
     /// <summary>Counts authenticated connections: a call started on this generation needs no check after a loss before it.</summary>
     public int Generation => Volatile.Read(ref _generation);
     private int _generation;
@@ -248,8 +252,18 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
             {
                 Check(r);
                 if (r is null) return;
-                if (refused == 0) SetUp(session);
-                else session.Close();
+                if (refused > 0)
+                {
+                    session.Close();
+                    return;
+                }
+                session.TrySend(EslCommands.Api("global_getvar core_uuid"), c =>
+                {
+                    if (c is null) return;
+                    var core = (c as ApiResponse)?.BodyText.Trim();
+                    Volatile.Write(ref _coreUuid, string.IsNullOrEmpty(core) || core.StartsWith('-') ? null : core);
+                    SetUp(session);
+                });
             });
         }
     }

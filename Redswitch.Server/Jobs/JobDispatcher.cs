@@ -130,6 +130,13 @@ public sealed class JobDispatcher
     private async Task ResumeInterruptedAsync(string raw)
     {
         var parsed = JobParser.Parse(raw);
+        if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.CallState(parsed.DialId)).ConfigureAwait(false))
+        {
+            // It became a call: the call's take-over settles it, never the dead-letter list (SPEC §8.1 "Jobs").
+            await _db.ListRemoveAsync(_keys.Processing, raw, 1).ConfigureAwait(false);
+            _logger.LogInformation("job of dial_id {DialId} settled: its call is taken over, not dialled again", parsed.DialId);
+            return;
+        }
         if (parsed.DialId is not null && await _db.KeyExistsAsync(RedisKeys.Dialled(parsed.DialId)).ConfigureAwait(false))
             await DeadLetterAsync(raw, "interrupted").ConfigureAwait(false);
         else
@@ -145,6 +152,8 @@ public sealed class JobDispatcher
             try
             {
                 await _links.WaitAnyUpAsync(_stop.Token).ConfigureAwait(false);
+                // No new call while this instance's lease is in doubt (SPEC §8.1): it might not be able to keep it.
+                while (_ctx.LeaseLapsed()) await Task.Delay(200, _stop.Token).ConfigureAwait(false);
                 await _slots.WaitAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) { break; }
@@ -273,6 +282,30 @@ public sealed class JobDispatcher
 
         // From here on every write of the call, its job's settlement included, goes through its lane, in order.
         var lane = _outbox.Track(job.DialId, job.OrgId, job.UserId, raw);
+        lane.Own(_keys.InstanceId, owner.Epoch);
+        // The state hash and the index entry are confirmed before the originate (SPEC §8.1): whoever takes the call
+        // over finds it, even when this instance dies the moment the command is out.
+        List<(string Field, string Value)> state =
+        [
+            (CallState.Owner, _keys.InstanceId), (CallState.Epoch, CallState.Number(owner.Epoch)), (CallState.Node, link.Node.ToString()),
+            (CallState.Core, link.CoreUuid ?? ""), (CallState.Job, raw), .. owner.InitialState(),
+        ];
+        try
+        {
+            await Task.WhenAll(_db.SetAddAsync(RedisKeys.Owned(_keys.InstanceId), job.DialId), new StateWrite(job.DialId, state).SendAsync(_db, retry: false)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _metrics.RedisErrors.Inc();
+            _logger.LogWarning("saving the state of {DialId} failed ({Reason}); the job goes back to {Key}", job.DialId, LogText.FirstLine(e.Message), _keys.JobList);
+            owner.ForceEndSilently();
+            await queue.UnsubscribeAsync().ConfigureAwait(false);
+            _registry.Remove(owner);
+            lane.Enqueue(new ReturnJobWrite(_keys, raw, RedisKeys.Dialled(job.DialId)));
+            lane.Enqueue(new StateDelete(job.DialId));
+            return;
+        }
+        foreach (var (field, value) in state) lane.Confirm(field, value);
         queue.OnMessage(m =>
         {
             var payload = (string)m.Message!;

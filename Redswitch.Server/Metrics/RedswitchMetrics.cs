@@ -26,6 +26,7 @@ public sealed class RedswitchMetrics
     public Counter RedisReconnects { get; }
     public Gauge OutboxMessages { get; }
     public Counter OutboxDropped { get; }
+    public Counter CallsTakenOver { get; }
 
     public RedswitchMetrics()
     {
@@ -36,6 +37,7 @@ public sealed class RedswitchMetrics
         OriginateLatency = f.CreateHistogram("redswitch_originate_latency_seconds", "bgapi originate sent to FreeSWITCH accepted it.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         CallsLive = f.CreateGauge("redswitch_calls_live", "Calls this instance owns now.");
+        CallsTakenOver = f.CreateCounter("redswitch_calls_taken_over_total", "Calls this instance took over from a lapsed owner (or from its own earlier run).");
         CallsByResult = f.CreateCounter("redswitch_calls_total", "Finished calls by result.", "result");
         HangupsByCause = f.CreateCounter("redswitch_hangups_total", "hangup-events published by side and cause.", "side", "cause");
         ControlMessages = f.CreateCounter("redswitch_control_messages_total", "Control messages by type and result.", "type", "result");

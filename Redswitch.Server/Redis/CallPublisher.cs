@@ -1,3 +1,4 @@
+using Redswitch.Calls;
 using Redswitch.Server.Redis.Outbox;
 using Redswitch.Server.Redis.Outbox.Writes;
 
@@ -11,7 +12,8 @@ namespace Redswitch.Server.Redis;
 public interface ICallPublisher
 {
     /// <summary>An event of a side that never answered, or the call's failure: history (when the user is known), then PUBLISH.</summary>
-    void Event(string dialId, string? orgId, string? userId, string json);
+    /// <param name="mark">The state-hash field that records the event went out (SPEC §8.1), if any.</param>
+    void Event(string dialId, string? orgId, string? userId, string json, string mark = "");
     /// <summary>A reply (ack or control failure): PUBLISH only.</summary>
     void Reply(string dialId, string json);
     /// <summary>Fields of the call's state hash (SPEC §8.1); null values are left out.</summary>
@@ -22,7 +24,7 @@ public interface ICallPublisher
     void Start(string dialId, string orgId, string userId, string json);
     /// <summary>
     /// A side's answer-event (<paramref name="active"/>: its ACTIVE entry added) or an answered side's hangup-event
-    /// (entry removed).
+    /// (entry removed). Either is recorded in the state hash as it goes out.
     /// </summary>
     void SideEvent(string dialId, string orgId, string userId, int side, bool active, string json);
 }
@@ -30,16 +32,16 @@ public interface ICallPublisher
 public sealed class CallPublisher(RedisOutbox outbox) : ICallPublisher
 {
     public void Start(string dialId, string orgId, string userId, string json) =>
-        outbox.Lane(dialId).Enqueue(new CallEventWrite(dialId, orgId, userId, json, resetsHistory: true, ActiveChange.None, 0));
+        outbox.Lane(dialId).Enqueue(new CallEventWrite(dialId, orgId, userId, json, resetsHistory: true, ActiveChange.None, 0, CallState.Started));
 
-    public void Event(string dialId, string? orgId, string? userId, string json) =>
+    public void Event(string dialId, string? orgId, string? userId, string json, string mark = "") =>
         outbox.Lane(dialId).Enqueue(orgId is not null && userId is not null
-            ? new CallEventWrite(dialId, orgId, userId, json, resetsHistory: false, ActiveChange.None, 0)
-            : new ReplyWrite(dialId, json));
+            ? new CallEventWrite(dialId, orgId, userId, json, resetsHistory: false, ActiveChange.None, 0, mark)
+            : new ReplyWrite(dialId, json, mark));
 
     public void SideEvent(string dialId, string orgId, string userId, int side, bool active, string json) =>
         outbox.Lane(dialId).Enqueue(new CallEventWrite(dialId, orgId, userId, json, resetsHistory: false,
-            active ? ActiveChange.Add : ActiveChange.Remove, side));
+            active ? ActiveChange.Add : ActiveChange.Remove, side, active ? CallState.Answered(side) : CallState.HungUp(side)));
 
     public void Reply(string dialId, string json) => outbox.Lane(dialId).Enqueue(new ReplyWrite(dialId, json));
 

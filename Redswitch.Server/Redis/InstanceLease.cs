@@ -30,6 +30,61 @@ public sealed class InstanceLease : IAsyncDisposable
     private ITimer? _timer;
     private int _renewing;
     private long _renewedSentAt;
+    private long _heldSince;
+    private State _state = State.Held;
+
+    /// <summary>Where the lease is (SPEC §8.1 "Fencing").</summary>
+    public enum State
+    {
+        Held,
+        /// <summary>Not renewed for INSTANCE_LEASE − 1 s: the instance acts on none of its calls.</summary>
+        Lapsed,
+        /// <summary>Renewed again; the calls are being checked against their hashes before anything acts.</summary>
+        Verifying,
+    }
+
+    /// <summary>Runs when a lapsed lease is renewed again: keeps the calls still at this instance's epoch, forgets the rest.</summary>
+    public Func<Task>? Regained { get; set; }
+
+    /// <summary>The lease lapsed (once per lapse).</summary>
+    public Action? Lapsed { get; set; }
+
+    public State Current
+    {
+        get { lock (_gate) return _state; }
+    }
+
+    private readonly object _gate = new();
+
+    /// <summary>
+    /// Whether the instance must not act on its calls now: the lease lapsed or is being verified, or — checked by the
+    /// clock, so that a process that was paused acts on nothing it finds on waking — the last confirmed renewal was
+    /// sent more than INSTANCE_LEASE − 1 s ago.
+    /// </summary>
+    public bool InDoubt
+    {
+        get
+        {
+            lock (_gate) if (_state != State.Held) return true;
+            return Overdue();
+        }
+    }
+
+    /// <summary>The lease has been held without a break for at least a whole lease (a peer may claim only then).</summary>
+    public bool HeldForAWholeLease
+    {
+        get
+        {
+            lock (_gate) if (_state != State.Held || _heldSince == 0) return false;
+            return !Overdue() && _time.GetElapsedTime(Interlocked.Read(ref _heldSince)) >= _lease;
+        }
+    }
+
+    private bool Overdue()
+    {
+        var sent = Interlocked.Read(ref _renewedSentAt);
+        return sent != 0 && _time.GetElapsedTime(sent) > _lease - TimeSpan.FromSeconds(1);
+    }
 
     public InstanceLease(IConnectionMultiplexer redis, RedisOutbox outbox, string instanceId, TimeSpan lease, ILogger logger, TimeProvider time)
     {
@@ -48,18 +103,62 @@ public sealed class InstanceLease : IAsyncDisposable
     public async Task StartAsync()
     {
         await RenewAsync(_db).ConfigureAwait(false);
+        Interlocked.Exchange(ref _heldSince, _time.GetTimestamp());
         _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     private void Tick()
     {
+        var lapsed = false;
+        lock (_gate)
+        {
+            if (_state == State.Held && Overdue())
+            {
+                _state = State.Lapsed;
+                lapsed = true;
+            }
+        }
+        if (lapsed)
+        {
+            _logger.LogWarning("lease not renewed for {Seconds:F1} s (INSTANCE_LEASE {Lease} s): acting on no call until it is renewed and each call is checked",
+                _time.GetElapsedTime(Interlocked.Read(ref _renewedSentAt)).TotalSeconds, _lease.TotalSeconds);
+            Lapsed?.Invoke();
+        }
         // While Redis is away the outbox writes the registration back first, when it returns.
         if (!_outbox.Online || Interlocked.Exchange(ref _renewing, 1) == 1) return;
-        _ = RenewAsync(_db).ContinueWith(t =>
+        _ = RenewAsync(_db).ContinueWith(async t =>
         {
             if (t.IsFaulted) _ = t.Exception; // the outbox notices the outage and logs it once
+            else await AfterRenewalAsync().ConfigureAwait(false);
             Volatile.Write(ref _renewing, 0);
-        }, TaskScheduler.Default);
+        }, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>A renewal went through: a lapsed lease is held again once every call has been checked.</summary>
+    private async Task AfterRenewalAsync()
+    {
+        lock (_gate)
+        {
+            if (_state != State.Lapsed) return;
+            _state = State.Verifying;
+        }
+        try
+        {
+            if (Regained is { } regained) await regained().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Checked again after the next renewal.
+            _logger.LogWarning("checking the calls after the lease was renewed failed ({Reason}); trying again", LogText.FirstLine(e.Message));
+            lock (_gate) _state = State.Lapsed;
+            return;
+        }
+        lock (_gate)
+        {
+            _state = State.Held;
+            Interlocked.Exchange(ref _heldSince, _time.GetTimestamp());
+        }
+        _logger.LogInformation("lease renewed again; the calls still at this instance's epoch go on");
     }
 
     /// <summary>One renewal (also the outbox's write-back after Redis lost its data).</summary>

@@ -14,6 +14,9 @@ public sealed class RedisKeys(string jobList, string instanceId)
     /// <summary>Live instances: member INSTANCE_ID, score = lease expiry in ms by Redis's clock (SPEC §8.1).</summary>
     public const string Instances = "{redswitch}.instances";
 
+    /// <summary>The dial_ids an instance owns (SPEC §8.1): found here, decided by each call's hash.</summary>
+    public static string Owned(string instanceId) => $"{{redswitch}}.owned.{instanceId}";
+
     public static string Dialled(string dialId) => $"redswitch.dialled.{dialId}";
     public static string Active(string dialId, string orgId, string userId) => $"redswitch.{dialId}.{orgId}.{userId}";
     public static string History(string orgId, string userId) => $"redswitch_history.{orgId}.{userId}";

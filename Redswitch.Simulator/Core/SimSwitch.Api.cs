@@ -163,7 +163,8 @@ public sealed partial class SimSwitch
                 done(Status());
                 return;
             case "global_getvar":
-                done("");
+                // FreeSWITCH sets core_uuid at start-up (its Core-UUID header); the value comes without a newline.
+                done(args.Trim() == "core_uuid" ? _coreUuid : "");
                 return;
             case "version":
                 done("FreeSWITCH Version 1.11.3-dev+redswitch-simulator (redswitch-simulator)\n");

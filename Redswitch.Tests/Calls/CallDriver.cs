@@ -29,15 +29,21 @@ public sealed partial class CallDriver
 
     public static readonly DialStrings Dial = new(new DialSettings("sofia/gateway/{provider}/{number}", "sofia/external/{number}", 45));
 
-    public static readonly IReadOnlyList<(string Field, string Value)> OwnerFields = [("instance", "i1"), ("node", "127.0.0.1:8021")];
-
     private int _uuids;
     private long _received;
 
     public CallDriver()
     {
         Fx = new RecordingEffects();
-        Machine = new CallMachine(Job, Settings, Dial, Fx, () => $"uuid-{_uuids++}", OwnerFields);
+        Machine = new CallMachine(Job, Settings, Dial, Fx, () => $"uuid-{_uuids++}");
+    }
+
+    /// <summary>A call taken over from its state hash (uuids uuid-0, uuid-1 and uuid-2 as saved; new ones from uuid-3).</summary>
+    public CallDriver(CallSnapshot snapshot)
+    {
+        Fx = new RecordingEffects();
+        _uuids = 3;
+        Machine = CallMachine.Resumed(Job, Settings, Dial, Fx, () => $"uuid-{_uuids++}", snapshot);
     }
 
     public CallMachine Machine { get; }

@@ -15,7 +15,6 @@ public class CallOwnerTests : OwnerTestBase
     private const string SocketEvents = "event plain CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF";
 
 
-    private string SaveLine => $"save instance=inst-1,node=fs1:8021,org_id=o1,user_id=u1,call_provider=prov,uuid_0={_h.A},uuid_1={_h.B},barge_next={_h.G}";
 
     // ------------------------------------------------------------------ start
 
@@ -58,9 +57,11 @@ public class CallOwnerTests : OwnerTestBase
     [Test]
     public void OkReplyPublishesCallStartSavesTheStateAndSettlesDone()
     {
+        Assert.That(_h.Owner.InitialState(), Is.EqualTo(new[] { ("org_id", "o1"), ("user_id", "u1"), ("call_provider", "prov"), ("uuid_0", _h.A), ("uuid_1", _h.B), ("barge_next", _h.G) }),
+            "the state the dispatcher saves before the originate");
         _h.Started();
 
-        Assert.That(_h.Published, Is.EqualTo(new[] { "start " + CallStartJson, SaveLine }));
+        Assert.That(_h.Published, Is.EqualTo(new[] { "start " + CallStartJson }));
         Assert.That(new[] { _h.A, _h.B, _h.G }.Distinct().Count(), Is.EqualTo(3), "three different uuids");
         Assert.That(_h.Settled, Is.EqualTo(new[] { JobSettlement.Done }));
         Assert.That(_h.Metrics.OriginateLatency.Count, Is.EqualTo(1));
@@ -76,7 +77,7 @@ public class CallOwnerTests : OwnerTestBase
 
         _h.BgApi[0].OnReply(CommandReply.Create("-ERR invalid dial string"));
 
-        Assert.That(_h.Published, Is.EqualTo(new[] { "event {\"type\": \"failure\", \"cause\": \"-ERR invalid dial string\"}" }));
+        Assert.That(_h.Published, Is.EqualTo(new[] { "event {\"type\": \"failure\", \"cause\": \"-ERR invalid dial string\"}", _h.EndedAtLine }));
         Assert.That(_h.Settled, Is.EqualTo(new[] { JobSettlement.Done }));
         Assert.That(_h.LinkCalls, Is.EqualTo(new[] { "placed", "ended", "forget " + job }));
         Assert.That(_h.CallsTotal("failed"), Is.EqualTo(1));
@@ -105,7 +106,7 @@ public class CallOwnerTests : OwnerTestBase
              $"{{origination_uuid={b},dial_id=d1,call-side=1,org_id=o1,user_id=u1,loopback_bowout=false,origination_caller_id_number=5550002,leg_timeout=30}}" +
              "sofia/gateway/prov/15551230002", true),
         }));
-        Assert.That(_h.Published, Is.EqualTo(new[] { "start " + CallStartJson, SaveLine, Answer0 }));
+        Assert.That(_h.Published, Is.EqualTo(new[] { "start " + CallStartJson, Answer0 }));
         Assert.That(_h.Metrics.OutboundSessionsOpen.Value, Is.EqualTo(1));
         Assert.That(socket.Closes, Is.Zero);
     }
@@ -153,14 +154,14 @@ public class CallOwnerTests : OwnerTestBase
         Assert.That(socket.Texts, Has.None.Contains("bridge"));
         Assert.That(_h.Published, Is.EqualTo(new[]
         {
-            "start " + CallStartJson, SaveLine, Answer0,
+            "start " + CallStartJson, Answer0,
             "reply {\"type\": \"failure\", \"event\": \"hangup\", \"cause\": \"freeswitch unavailable\"}",
         }));
         Assert.That(_h.Settled, Is.EqualTo(new[] { JobSettlement.Done }));
 
         // The +OK that was stalled meanwhile changes nothing.
         _h.BgApi[0].OnReply(CommandReply.Create("+OK Job-UUID: " + _h.BgApi[0].JobUuid));
-        Assert.That(_h.Published, Has.Count.EqualTo(4));
+        Assert.That(_h.Published, Has.Count.EqualTo(3));
         Assert.That(_h.Settled, Has.Count.EqualTo(1));
         Assert.That(_h.Api, Is.Empty, "no uuid_kill on the link: the socket had the hangup");
     }
@@ -197,11 +198,11 @@ public class CallOwnerTests : OwnerTestBase
 
         Assert.That(_h.Published, Is.EqualTo(new[]
         {
-            "start " + CallStartJson, SaveLine, Answer0,
+            "start " + CallStartJson, Answer0,
             "side 1 + {\"type\": \"answer-event\", \"side\": \"1\"}",
             "side 1 - {\"type\": \"hangup-event\", \"side\": \"1\", \"cause\": \"NORMAL_CLEARING\"}",
             "side 0 - {\"type\": \"hangup-event\", \"side\": \"0\", \"cause\": \"NORMAL_CLEARING\"}",
-            "delete",
+            _h.EndedAtLine,
         }));
         Assert.That(socket.Texts.Last(), Is.EqualTo("exit"), "every leg complete: no need to linger");
         Assert.That(_h.LinkCalls, Is.EqualTo(new[] { "placed", "ended", "forget " + job }));
@@ -214,7 +215,7 @@ public class CallOwnerTests : OwnerTestBase
 
         _h.Owner.OnSocketClosed(socket.Object);
         Assert.That(_h.Metrics.OutboundSessionsOpen.Value, Is.Zero);
-        Assert.That(_h.Published, Has.Count.EqualTo(7), "nothing after the end");
+        Assert.That(_h.Published, Has.Count.EqualTo(6), "nothing after the end");
     }
 
     [Test]
@@ -238,7 +239,7 @@ public class CallOwnerTests : OwnerTestBase
             "event {\"type\": \"hangup-event\", \"side\": \"2\", \"cause\": \"SYSTEM_SHUTDOWN\"}",
             "event {\"type\": \"hangup-event\", \"side\": \"1\", \"cause\": \"SYSTEM_SHUTDOWN\"}",
             "side 0 - {\"type\": \"hangup-event\", \"side\": \"0\", \"cause\": \"SYSTEM_SHUTDOWN\"}",
-            "delete",
+            _h.EndedAtLine,
         }));
         Assert.That(_h.LinkCalls.Where(c => c.StartsWith("forget ", StringComparison.Ordinal)),
             Is.EquivalentTo(new[] { "forget " + _h.BgApi[0].JobUuid, "forget " + _h.BgApi[1].JobUuid }));

@@ -67,7 +67,7 @@ public class CallOwnerTimerTests : OwnerTestBase
         Assert.That(_h.Published.Skip(count), Is.EqualTo(new[]
         {
             "side 0 - {\"type\": \"hangup-event\", \"side\": \"0\", \"cause\": \"NORMAL_UNSPECIFIED\"}",
-            "delete",
+            _h.EndedAtLine,
         }));
         Assert.That(_h.LinkCalls, Does.Contain("unfollow " + _h.A));
         Assert.That(_h.LinkCalls, Does.Contain("ended"));
@@ -106,7 +106,7 @@ public class CallOwnerTimerTests : OwnerTestBase
 
         Advance(Tick);
         Assert.That(_h.ApiLines, Is.EqualTo(new[] { $"uuid_kill {_h.A} ORIGINATOR_CANCEL" }));
-        Assert.That(_h.Published, Is.EqualTo(new[] { "event {\"type\": \"failure\", \"cause\": \"freeswitch link lost\"}" }));
+        Assert.That(_h.Published, Is.EqualTo(new[] { "event {\"type\": \"failure\", \"cause\": \"freeswitch link lost\"}", _h.EndedAtLine }));
         Assert.That(_h.Settled, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         Assert.That(_h.Metrics.JobsFailed.WithLabels("freeswitch link lost").Value, Is.EqualTo(1));
         Assert.That(_h.CallsTotal("failed"), Is.EqualTo(1));

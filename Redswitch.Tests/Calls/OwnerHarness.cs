@@ -86,8 +86,8 @@ internal sealed class OwnerHarness
 
         Publisher.Setup(p => p.Start(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>()))
             .Callback((string d, string o, string u, string json) => Record(d, o, u, "start " + json));
-        Publisher.Setup(p => p.Event(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<string?>(), It.IsAny<string>()))
-            .Callback((string d, string? o, string? u, string json) => Record(d, o, u, "event " + json));
+        Publisher.Setup(p => p.Event(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<string?>(), It.IsAny<string>(), It.IsAny<string>()))
+            .Callback((string d, string? o, string? u, string json, string mark) => Record(d, o, u, "event " + json));
         Publisher.Setup(p => p.SideEvent(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<int>(), It.IsAny<bool>(), It.IsAny<string>()))
             .Callback((string d, string o, string u, int side, bool active, string json) => Record(d, o, u, $"side {side} {(active ? '+' : '-')} {json}"));
         Publisher.Setup(p => p.Reply(It.IsAny<string>(), It.IsAny<string>()))
@@ -116,9 +116,14 @@ internal sealed class OwnerHarness
         Published.Add(what);
     }
 
+    /// <summary>The state write at the call's end: its grace runs from now (SPEC §8.1).</summary>
+    public string EndedAtLine => "save ended_at=" + Time.GetUtcNow().ToUnixTimeMilliseconds();
+
     public string A => Owner.CallerUuid;
-    public string B => State["uuid_1"];
-    public string G => State["barge_next"];
+    public string B => State.TryGetValue("uuid_1", out var b) ? b : Initial("uuid_1");
+    public string G => State.TryGetValue("barge_next", out var g) ? g : Initial("barge_next");
+
+    private string Initial(string field) => Owner.InitialState().Single(f => f.Field == field).Value;
 
     public bool Start() => Owner.Start(Settled.Add);
 

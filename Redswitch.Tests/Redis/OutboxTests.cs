@@ -80,12 +80,52 @@ public class OutboxTests
 
         // the same message again (a retry after a lost reply) is not published twice
         var db = _redis.Db;
-        var again = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [7, 60, "d1", Msg(7), 0]);
-        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [8, 60, "d1", Msg(8), 0]);
+        var again = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [7, 60, "d1", Msg(7), 0, "", 0, ""]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("d1"), [8, 60, "d1", Msg(8), 0, "", 0, ""]);
         Assert.That(((long)again, (long)next), Is.EqualTo((2L, 1L)));
         await Waits.UntilAsync(() => _seen.Count == 3, 5, "seq 8");
         Assert.That(_seen.Last(), Is.EqualTo(Msg(8)));
         Assert.That(await db.KeyTimeToLiveAsync(RedisKeys.CallState("d1")), Is.Not.Null, "the state hash expires");
+    }
+
+    [Test]
+    public async Task AClaimFencesTheFormerOwnerWhoseLaneForgetsTheCallWithoutAWord()
+    {
+        await StartAsync();
+        var fenced = new List<string>();
+        _outbox.Fenced = d => { lock (fenced) fenced.Add(d); };
+        var db = _redis.Db;
+        await db.HashSetAsync(RedisKeys.CallState("df"), [new("owner", "a"), new("epoch", 1), new("uuid_0", "u0")]);
+        var lane = _outbox.Lane("df");
+        lane.Own("a", 1);
+        lane.Enqueue(new ReplyWrite("df", Msg(1), "ev.start"));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && _seen.Count == 1, 10, "the owner's first write");
+        Assert.That((string?)await db.HashGetAsync(RedisKeys.CallState("df"), "ev.start"), Is.EqualTo("1"), "the event is recorded as out");
+
+        // A peer claims: only while "a" (or a release) holds the hash, once.
+        var claimed = (RedisResult[])(await db.ScriptEvaluateAsync(OutboxScripts.Claim, OutboxScripts.StateKeys("df"), ["a", "b"]))!;
+        var fields = Enumerable.Range(0, claimed.Length / 2).ToDictionary(i => (string)claimed[2 * i]!, i => (string)claimed[2 * i + 1]!);
+        Assert.That((fields["owner"], fields["epoch"], fields["uuid_0"]), Is.EqualTo(("b", "2", "u0")));
+        var twice = (RedisResult[])(await db.ScriptEvaluateAsync(OutboxScripts.Claim, OutboxScripts.StateKeys("df"), ["a", "c"]))!;
+        Assert.That(twice, Is.Empty, "a second claimer finds b there");
+
+        // The former owner's next writes are refused by Redis and nothing of its lane goes out afterwards.
+        lane.Enqueue(new ReplyWrite("df", Msg(2)));
+        lane.Enqueue(new StateWrite("df", [("mode", "3")]));
+        lane.Enqueue(new StateDelete("df"));
+        await Waits.UntilAsync(() => _outbox.Waiting == 0 && fenced.Count == 1, 10, "the fence");
+        Assert.That(fenced, Is.EqualTo(new[] { "df" }));
+        Assert.That(lane.Enqueue(new ReplyWrite("df", Msg(3))), Is.False, "a fenced lane takes nothing");
+        Assert.That(_seen, Is.EqualTo(new[] { Msg(1) }), "no stale publication");
+        Assert.That(await db.HashGetAsync(RedisKeys.CallState("df"), "mode"), Is.EqualTo(RedisValue.Null));
+        Assert.That(await db.KeyExistsAsync(RedisKeys.CallState("df")), Is.True, "the new owner's hash stays");
+
+        // The new owner's lane writes at its epoch, after the sequence the hash has.
+        var mine = _outbox.Lane("df");
+        mine.Own("b", 2, seq: 1);
+        mine.Enqueue(new ReplyWrite("df", Msg(4)));
+        await Waits.UntilAsync(() => _seen.Count == 2, 10, "the new owner's write");
+        Assert.That(_seen.Last(), Is.EqualTo(Msg(4)));
     }
 
     [Test]
@@ -198,11 +238,11 @@ public class OutboxTests
     {
         await StartAsync();
         var db = _redis.Db;
-        var heard = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [1, 60, "dg", "m1", 1]);
-        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0]);
+        var heard = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [1, 60, "dg", "m1", 1, "", 0, ""]);
+        var next = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0, "", 0, ""]);
         // m2 recorded, but Redis died before sending it to anyone (killed in its AOF fsync): in doubt, it goes again
-        var doubt = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 2]);
-        var repeat = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0]);
+        var doubt = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 2, "", 0, ""]);
+        var repeat = await db.ScriptEvaluateAsync(OutboxScripts.Announce, OutboxScripts.GateKeys("dg"), [2, 60, "dg", "m2", 0, "", 0, ""]);
         Assert.That(((long)heard, (long)next, (long)doubt, (long)repeat), Is.EqualTo((3L, 1L, 4L, 2L)));
         await Waits.UntilAsync(() => _seen.Count == 2, 5, "m2 twice");
         Assert.That(_seen, Is.EqualTo(new[] { "m2", "m2" }));

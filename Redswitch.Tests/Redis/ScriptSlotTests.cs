@@ -61,6 +61,8 @@ public class ScriptSlotTests
             yield return ("Announce", OutboxScripts.Announce, OutboxScripts.GateKeys(d));
             yield return ("SaveState", OutboxScripts.SaveState, OutboxScripts.StateKeys(d));
             yield return ("RestoreState", OutboxScripts.RestoreState, OutboxScripts.StateKeys(d));
+            yield return ("DeleteState", OutboxScripts.DeleteState, OutboxScripts.StateKeys(d));
+            yield return ("Claim", OutboxScripts.Claim, OutboxScripts.StateKeys(d));
             foreach (var o in Orgs)
             foreach (var u in Users)
             {
@@ -92,6 +94,10 @@ public class ScriptSlotTests
         var used = Regex.Matches(InstanceLease.RenewScript, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max();
         Assert.That(used, Is.EqualTo(1));
         Assert.That(Slot(RedisKeys.Instances), Is.EqualTo(Slot("redswitch")), "the {redswitch} tag");
+        foreach (var script in new[] { Redswitch.Server.Takeover.TakeoverMonitor.LapsedScript, Redswitch.Server.Takeover.TakeoverMonitor.ForgetScript })
+            Assert.That(Regex.Matches(script, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max(), Is.EqualTo(1));
+        // SMOVE between two instances' index sets (SPEC §8.1 "Claim") needs both in one slot.
+        Assert.That(Slot(RedisKeys.Owned("inst-1")), Is.EqualTo(Slot(RedisKeys.Owned("host:8084"))).And.EqualTo(Slot(RedisKeys.Instances)));
     }
 
     [Test]

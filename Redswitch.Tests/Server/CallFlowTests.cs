@@ -86,7 +86,10 @@ public class CallFlowTests
         Assert.That(ttl!.Value.TotalSeconds, Is.InRange(86000, 86400));
         Assert.That(await _redis.Db.ListLengthAsync($"{{{JobList}}}.processing.{_server.Service.InstanceId}"), Is.Zero);
         var state = (await _redis.Db.HashGetAllAsync($"redswitch.call.{{{dialId}}}")).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
-        Assert.That(state["instance"], Is.EqualTo(_server.Service.InstanceId));
+        Assert.That((state["owner"], state["epoch"]), Is.EqualTo((_server.Service.InstanceId, "1")), "owned at epoch 1 (SPEC §8.1)");
+        Assert.That((state["ev.start"], state["ev.answer.0"], state["ev.answer.1"]), Is.EqualTo(("1", "1", "1")), "which events went out");
+        Assert.That(state["job"], Does.Contain(dialId));
+        Assert.That(await _redis.Db.SetContainsAsync("{redswitch}.owned." + _server.Service.InstanceId, dialId), Is.True, "the index entry");
         Assert.That(state["org_id"], Is.EqualTo(Org));
         Assert.That(state["user_id"], Is.EqualTo(User));
         Assert.That(state["node"], Is.EqualTo($"127.0.0.1:{_sim.Port}"));
@@ -126,7 +129,8 @@ public class CallFlowTests
         await watch.ExpectQuietAsync(0.5);
 
         Assert.That(await _redis.Db.KeyExistsAsync(Key(dialId)), Is.False, "active list gone");
-        Assert.That(await _redis.Db.KeyExistsAsync($"redswitch.call.{{{dialId}}}"), Is.False, "owner state gone");
+        var ended = await _redis.Db.HashGetAsync($"redswitch.call.{{{dialId}}}", "ended_at");
+        Assert.That((long)ended, Is.GreaterThan(DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds()), "the state stays for the grace, with when the call ended");
         var events = watch.All.Where(m => !IsAck(m)).ToList();
         var history = (await _redis.Db.ListRangeAsync(History)).Select(v => (string)v!).Reverse().ToList();
         Assert.That(history, Is.EqualTo(events));

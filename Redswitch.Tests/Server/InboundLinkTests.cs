@@ -46,8 +46,8 @@ public class InboundLinkTests
                             seen.Append(Encoding.ASCII.GetString(buf, 0, n));
                             // answer auth, event and the two filters; swallow everything else (an unresponsive FreeSWITCH)
                             var commands = seen.ToString().Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-                            for (; replied < commands.Length && replied < 4; replied++)
-                                await Write("Content-Type: command/reply\nReply-Text: " + (replied switch
+                            for (; replied < commands.Length && replied < 5; replied++)
+                                await Write(replied == 4 ? "Content-Type: api/response\nContent-Length: 36\n\n" + Guid.NewGuid() : "Content-Type: command/reply\nReply-Text: " + (replied switch
                                 {
                                     0 => "+OK accepted",
                                     1 => "+OK event listener enabled plain",

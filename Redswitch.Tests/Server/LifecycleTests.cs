@@ -394,6 +394,9 @@ public class LifecycleTests : RedisAndSimulatorTests
         Assert.That(await watch.NextAsync(), Is.EqualTo(ControlFailure("mute", "call ended")));
         await Task.Delay(1500);
         Assert.That(server.Service.Registry.ByDialId(dialId), Is.Null);
+        // The grace is over: the state hash and the index entry go with it (SPEC §8.1).
+        await Waits.UntilAsync(() => !_redis.Db.KeyExists($"redswitch.call.{{{dialId}}}") && !_redis.Db.SetContains("{redswitch}.owned." + server.Service.InstanceId, dialId),
+            5, "the call's state hash and index entry to be deleted");
         await watch.SendAsync("""{"type": "mute"}""");
         await watch.ExpectQuietAsync(0.5);
         Assert.That(await _redis.Db.ExecuteAsync("PUBSUB", "NUMSUB", dialId) is { } r ? (long)r[1] : -1, Is.EqualTo(1), "only the test is subscribed");

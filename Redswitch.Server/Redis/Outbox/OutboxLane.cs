@@ -12,9 +12,13 @@ public sealed class OutboxLane
 {
     private enum Pump { Idle, Running }
 
+    /// <summary>Fenced: another owner holds the call; nothing more of this lane goes out.</summary>
+    private enum Hold { Owned, Fenced }
+
     private readonly RedisOutbox _outbox;
     private readonly Queue<OutboxWrite> _queue = new();
     private Pump _pump;
+    private Hold _hold;
     private long _nextSeq;
 
     internal OutboxLane(RedisOutbox outbox, string? dialId, string? orgId, string? userId, string? job)
@@ -33,6 +37,31 @@ public sealed class OutboxLane
     /// <summary>The job as it sits in the processing list, while the call owns it.</summary>
     public string? Job { get; }
 
+    /// <summary>Who writes: every write queued carries (owner, epoch), and the scripts refuse it once another holds the call.</summary>
+    public string Owner { get; private set; } = "";
+    public long Epoch { get; private set; }
+
+    public bool IsFenced
+    {
+        get { lock (_queue) return _hold == Hold.Fenced; }
+    }
+
+    /// <summary>
+    /// The lane writes as (<paramref name="owner"/>, <paramref name="epoch"/>) from now on; a taken-over call's
+    /// sequence continues after <paramref name="seq"/>, the last one its hash has.
+    /// </summary>
+    public void Own(string owner, long epoch, long seq = 0)
+    {
+        lock (_queue)
+        {
+            Owner = owner;
+            Epoch = epoch;
+            _hold = Hold.Owned;
+            if (seq > _nextSeq) _nextSeq = seq;
+            if (seq > ConfirmedSeq) ConfirmedSeq = seq;
+        }
+    }
+
     // What Redis confirmed (touched by the lane's pump only, read under the lane's lock for a write-back).
     internal long ConfirmedSeq;
     internal Dictionary<string, string>? Fields;
@@ -40,19 +69,40 @@ public sealed class OutboxLane
     internal bool JobSettled;
     internal bool StateDeleted;
 
+    /// <summary>A field of the state hash Redis confirmed (written back after Redis lost its data).</summary>
+    internal void Confirm(string field, string value) => (Fields ??= new Dictionary<string, string>(StringComparer.Ordinal))[field] = value;
+
     /// <summary>Queues <paramref name="write"/> behind the lane's earlier writes; false when the outbox is full (it is dropped).</summary>
     public bool Enqueue(OutboxWrite write)
     {
         lock (_queue)
         {
-            if (!_outbox.TryReserve(this, write)) return false;
+            if (_hold == Hold.Fenced || !_outbox.TryReserve(this, write)) return false;
             if (write.Sequenced) write.Seq = ++_nextSeq;
+            write.Owner = Owner;
+            write.Epoch = Epoch;
             _queue.Enqueue(write);
             if (_pump == Pump.Running) return true;
             _pump = Pump.Running;
         }
         _ = PumpAsync();
         return true;
+    }
+
+    /// <summary>The call is no longer this instance's: nothing queued goes out (the write in flight, if any, is fenced by Redis).</summary>
+    internal void Drop()
+    {
+        OutboxWrite[] dropped;
+        lock (_queue)
+        {
+            _hold = Hold.Fenced;
+            // The head may be in flight: the pump releases it.
+            dropped = _pump == Pump.Running ? _queue.Skip(1).ToArray() : _queue.ToArray();
+            var head = _pump == Pump.Running && _queue.TryPeek(out var h) ? h : null;
+            _queue.Clear();
+            if (head is not null) _queue.Enqueue(head);
+        }
+        foreach (var w in dropped) _outbox.Release(this, w, WriteOutcome.Rejected);
     }
 
     /// <summary>
@@ -99,7 +149,7 @@ public sealed class OutboxLane
                 write.SentInRestart = restarts;
                 write.Sent = true;
                 var result = await write.SendAsync(_outbox.Database, retry).ConfigureAwait(false);
-                outcome = result == WriteResult.Done ? WriteOutcome.Done : WriteOutcome.Stale;
+                outcome = result switch { WriteResult.Done => WriteOutcome.Done, WriteResult.Fenced => WriteOutcome.Fenced, _ => WriteOutcome.Stale };
             }
             catch (Exception e)
             {
@@ -111,12 +161,22 @@ public sealed class OutboxLane
                 retry = true;
                 continue;
             }
+            var dropped = 0;
             lock (_queue)
             {
                 _queue.Dequeue();
                 if (outcome == WriteOutcome.Done) write.Confirmed(this);
+                if (outcome == WriteOutcome.Fenced)
+                {
+                    // Everything behind it belongs to an owner that is no longer one.
+                    _hold = Hold.Fenced;
+                    dropped = _queue.Count;
+                    _queue.Clear();
+                }
             }
             _outbox.Release(this, write, outcome);
+            for (var i = 0; i < dropped; i++) _outbox.Release(this, write, WriteOutcome.Rejected);
+            if (outcome == WriteOutcome.Fenced) _outbox.LaneFenced(this);
             retry = false;
         }
     }
@@ -127,7 +187,7 @@ public sealed class OutboxLane
     /// </summary>
     internal Task WriteBackAsync(IDatabase db, RedisKeys keys)
     {
-        if (DialId is null || StateDeleted) return Task.CompletedTask;
+        if (DialId is null || StateDeleted || IsFenced) return Task.CompletedTask;
         var writes = new List<Task>(4);
         lock (_queue)
         {
@@ -144,6 +204,7 @@ public sealed class OutboxLane
             if (Job is not null && !JobSettled)
                 writes.Add(db.ScriptEvaluateAsync(OutboxScripts.RestoreJob, OutboxScripts.RestoreJobKeys(keys), [Job]));
             writes.Add(db.StringSetAsync(RedisKeys.Dialled(DialId), keys.InstanceId, TimeSpan.FromSeconds(RedisKeys.DialledTtl)));
+            if (Owner.Length > 0) writes.Add(db.SetAddAsync(RedisKeys.Owned(Owner), DialId));
         }
         return Task.WhenAll(writes);
     }
@@ -155,6 +216,8 @@ public enum WriteOutcome
     Done,
     /// <summary>The gate refused it as older than what Redis has.</summary>
     Stale,
+    /// <summary>Another owner holds the call (SPEC §8.1): dropped with everything behind it.</summary>
+    Fenced,
     /// <summary>Redis refused the command itself (wrong type, script error…): logged, counted, dropped.</summary>
     Rejected,
     /// <summary>Redis unreachable (or not ready): wait until it is back, then send it again.</summary>

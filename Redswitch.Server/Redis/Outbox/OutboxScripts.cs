@@ -10,12 +10,26 @@ namespace Redswitch.Server.Redis.Outbox;
 public static class OutboxScripts
 {
     /// <summary>
+    /// The fence (SPEC §8.1 "Fencing"): a write of an owner (ARGV[o], ARGV[e]) that no longer holds the call's hash is
+    /// refused with -1. A lane that belongs to no owner (empty owner) and a hash without one are not fenced.
+    /// </summary>
+    private const string Fence = """
+        local function fenced(o, e)
+          if ARGV[o] == '' then return false end
+          local owner = redis.call('HGET', KEYS[1], 'owner')
+          return owner and (owner ~= ARGV[o] or redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[e])
+        end
+
+        """;
+
+    /// <summary>
     /// The gate of every call event (SPEC §8.1 "Fencing"), on its state hash: takes the event's sequence number if
     /// it is newer than the one recorded. 1: taken (its history and active-list writes follow, then
     /// <see cref="Announce"/>); 2: the same event again (a retry: its bookkeeping is redone idempotently);
-    /// 0: an older event (stale): nothing follows. ARGV: seq, ttl.
+    /// 0: an older event (stale): nothing follows; -1: fenced (another owner holds the call). ARGV: seq, ttl, owner, epoch.
     /// </summary>
-    public const string Gate = """
+    public const string Gate = Fence + """
+        if fenced(3, 4) then return -1 end
         local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
         local seq = tonumber(ARGV[1])
         if seq < last then return 0 end
@@ -32,15 +46,18 @@ public static class OutboxScripts
     /// 2: published before (a retry); 3: recorded without publishing (mode 1: the instance heard it go out on its own
     /// subscription before Redis restarted without its data); 4: published again (mode 2: Redis restarted after
     /// recording it and the instance never heard it: it died before sending it to subscribers, as a Redis killed
-    /// during an AOF fsync does); 0: older than what Redis has (stale), dropped.
-    /// ARGV: seq, ttl, channel, message, mode (0, 1 or 2).
+    /// during an AOF fsync does); 0: older than what Redis has (stale), dropped; -1: fenced.
+    /// Whenever the message counts as out, the field ARGV[8] (when not empty) is set: which events went out is
+    /// recorded with them, for a take-over. ARGV: seq, ttl, channel, message, mode (0, 1 or 2), owner, epoch, mark.
     /// </summary>
-    public const string Announce = """
+    public const string Announce = Fence + """
+        if fenced(6, 7) then return -1 end
         local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
         local pub = tonumber(redis.call('HGET', KEYS[1], 'pub') or '0')
         local seq = tonumber(ARGV[1])
         local again = seq == pub
         if seq < pub or (seq < last and not again) then return 0 end
+        if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], ARGV[8], '1') end
         if again and ARGV[5] ~= '2' then return 2 end
         redis.call('HSET', KEYS[1], 'pub', ARGV[1])
         if seq > last then redis.call('HSET', KEYS[1], 'seq', ARGV[1]) end
@@ -80,8 +97,31 @@ public static class OutboxScripts
 
     public static RedisKey[] ActiveKeys(string dialId, string orgId, string userId) => [RedisKeys.Active(dialId, orgId, userId)];
 
-    /// <summary>Fields of the call's state hash. ARGV: ttl, field, value, field, value…</summary>
-    public const string SaveState = "redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return redis.call('EXPIRE', KEYS[1], ARGV[1])";
+    /// <summary>Fields of the call's state hash, fenced (-1). ARGV: ttl, owner, epoch, field, value, field, value…</summary>
+    public const string SaveState = Fence + """
+        if fenced(2, 3) then return -1 end
+        redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+        return redis.call('EXPIRE', KEYS[1], ARGV[1])
+        """;
+
+    /// <summary>The state hash deleted at the end of the call's grace, fenced (-1). ARGV: owner, epoch.</summary>
+    public const string DeleteState = Fence + """
+        if fenced(1, 2) then return -1 end
+        return redis.call('DEL', KEYS[1])
+        """;
+
+    /// <summary>
+    /// A take-over (SPEC §8.1 "Claim"): compare-and-set of (owner, epoch+1) on the hash, only while it is still held
+    /// by the lapsed owner ARGV[1] (or was released by it). Returns the whole hash as it now is, or an empty array
+    /// when someone else holds it or it is gone. ARGV: lapsed owner, new owner.
+    /// </summary>
+    public const string Claim = """
+        local owner = redis.call('HGET', KEYS[1], 'owner')
+        if not owner or (owner ~= ARGV[1] and owner ~= 'released') then return {} end
+        redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+        redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+        return redis.call('HGETALL', KEYS[1])
+        """;
 
     /// <summary>
     /// The state hash written back after Redis lost it: the fields, and the sequence numbers (taken, published)

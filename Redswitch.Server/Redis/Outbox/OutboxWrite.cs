@@ -9,6 +9,8 @@ public enum WriteResult
     Done,
     /// <summary>The gate refused it: an older message of the call (SPEC §8.1). Nothing was written.</summary>
     Stale,
+    /// <summary>Another owner holds the call now (SPEC §8.1 "Fencing"): nothing was written, nor will be.</summary>
+    Fenced,
 }
 
 /// <summary>
@@ -23,6 +25,14 @@ public abstract class OutboxWrite
 
     /// <summary>Set by the lane when it is queued (sequenced writes only).</summary>
     public long Seq { get; internal set; }
+
+    /// <summary>The call's owner and epoch when it was queued (set by the lane; empty owner: not fenced).</summary>
+    public string Owner { get; internal set; } = "";
+    public long Epoch { get; internal set; }
+
+    /// <summary>The fence arguments of the scripts: owner, epoch.</summary>
+    protected RedisValue FenceOwner => Owner;
+    protected RedisValue FenceEpoch => Epoch;
 
     /// <summary>What it publishes on the call's channel through the gate (null: nothing, or, for a refused job, not through the gate).</summary>
     public virtual string? Published => null;

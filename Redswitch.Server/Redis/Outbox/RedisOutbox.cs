@@ -108,6 +108,25 @@ public sealed class RedisOutbox : IAsyncDisposable
             _logger.LogInformation("dropped a stale write of dial_id {DialId}: {What} (a newer one is in Redis)", lane.DialId, write.What);
     }
 
+    /// <summary>A call's lane was fenced: its owner is told to forget the call (SPEC §8.1 "Fencing").</summary>
+    public Action<string>? Fenced { get; set; }
+
+    internal void LaneFenced(OutboxLane lane)
+    {
+        _logger.LogWarning("dial_id {DialId}: another instance owns the call now; this instance forgets it", lane.DialId);
+        if (lane.DialId is { } dialId)
+        {
+            _lanes.TryRemove(new KeyValuePair<string, OutboxLane>(dialId, lane));
+            Fenced?.Invoke(dialId);
+        }
+    }
+
+    /// <summary>A call this instance no longer owns: its lane goes, with whatever it still held.</summary>
+    public void Forget(string dialId)
+    {
+        if (_lanes.TryRemove(dialId, out var lane)) lane.Drop();
+    }
+
     internal void LaneIdle(OutboxLane lane)
     {
         // The call is over in Redis: nothing more to write back for it.

@@ -17,7 +17,8 @@ public enum ActiveChange
 /// only when the gate took it — written to the history and the active list and published (SPEC §4, §8, §8.1), so a
 /// subscriber that reads those lists on the event finds it there. call-start resets the history first (DEL).
 /// </summary>
-public sealed class CallEventWrite(string dialId, string orgId, string userId, string json, bool resetsHistory, ActiveChange active, int side)
+/// <param name="mark">The state-hash field that records the event went out (SPEC §8.1), set by the publishing script.</param>
+public sealed class CallEventWrite(string dialId, string orgId, string userId, string json, bool resetsHistory, ActiveChange active, int side, string mark = "")
     : OutboxWrite
 {
     private static readonly RedisValue[] Sides = ["ACTIVE.0", "ACTIVE.1", "ACTIVE.2"];
@@ -31,9 +32,10 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
         var history = OutboxScripts.HistoryKeys(orgId, userId);
         var gateKeys = OutboxScripts.GateKeys(dialId);
         Task reset = resetsHistory ? db.KeyDeleteAsync(history[0]) : Task.CompletedTask;
-        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Gate, gateKeys, [Seq, RedisKeys.DialledTtl]).ConfigureAwait(false);
+        var verdict = (long)await db.ScriptEvaluateAsync(OutboxScripts.Gate, gateKeys, [Seq, RedisKeys.DialledTtl, FenceOwner, FenceEpoch]).ConfigureAwait(false);
         await reset.ConfigureAwait(false);
         if (verdict == 0) return WriteResult.Stale;
+        if (verdict < 0) return WriteResult.Fenced;
 
         // Bookkeeping, then the message, in one flight: Redis runs them in this order.
         var push = db.ScriptEvaluateAsync(retry || verdict == 2 ? OutboxScripts.HistoryPushOnce : OutboxScripts.HistoryPush, history,
@@ -44,7 +46,7 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
             ActiveChange.Remove => db.ScriptEvaluateAsync(OutboxScripts.ActiveRemove, OutboxScripts.ActiveKeys(dialId, orgId, userId), [SideValue(side), RedisKeys.ActiveTtl]),
             _ => null,
         };
-        var announce = db.ScriptEvaluateAsync(OutboxScripts.Announce, gateKeys, [Seq, RedisKeys.DialledTtl, dialId, json, GateMode]);
+        var announce = db.ScriptEvaluateAsync(OutboxScripts.Announce, gateKeys, [Seq, RedisKeys.DialledTtl, dialId, json, GateMode, FenceOwner, FenceEpoch, mark]);
         // Each is awaited: a refused bookkeeping write is reported (and the event, announced after it, still went out).
         Exception? refused = null;
         try { await push.ConfigureAwait(false); } catch (RedisServerException e) { refused = e; }
@@ -54,12 +56,13 @@ public sealed class CallEventWrite(string dialId, string orgId, string userId, s
         }
         var announced = (long)await announce.ConfigureAwait(false);
         if (refused is not null) throw refused;
-        return announced == 0 ? WriteResult.Stale : WriteResult.Done;
+        return announced switch { 0 => WriteResult.Stale, < 0 => WriteResult.Fenced, _ => WriteResult.Done };
     }
 
     internal override void Confirmed(OutboxLane lane)
     {
         lane.ConfirmedSeq = Seq;
+        if (mark.Length > 0) lane.Confirm(mark, "1");
         if (active == ActiveChange.Add) lane.ActiveSides |= 1 << side;
         else if (active == ActiveChange.Remove) lane.ActiveSides &= ~(1 << side);
     }

@@ -9,32 +9,38 @@ public sealed class StateWrite(string dialId, IReadOnlyList<(string Field, strin
 
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
-        var args = new RedisValue[fields.Count * 2 + 1];
+        var args = new RedisValue[fields.Count * 2 + 3];
         args[0] = RedisKeys.DialledTtl;
+        args[1] = FenceOwner;
+        args[2] = FenceEpoch;
         for (var i = 0; i < fields.Count; i++)
         {
-            args[1 + 2 * i] = fields[i].Field;
-            args[2 + 2 * i] = fields[i].Value;
+            args[3 + 2 * i] = fields[i].Field;
+            args[4 + 2 * i] = fields[i].Value;
         }
-        await db.ScriptEvaluateAsync(OutboxScripts.SaveState, OutboxScripts.StateKeys(dialId), args).ConfigureAwait(false);
-        return WriteResult.Done;
+        var r = (long)await db.ScriptEvaluateAsync(OutboxScripts.SaveState, OutboxScripts.StateKeys(dialId), args).ConfigureAwait(false);
+        return r < 0 ? WriteResult.Fenced : WriteResult.Done;
     }
 
     internal override void Confirmed(OutboxLane lane)
     {
-        lane.Fields ??= new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (f, v) in fields) lane.Fields[f] = v;
+        foreach (var (f, v) in fields) lane.Confirm(f, v);
     }
 }
 
-/// <summary>The state hash deleted when the call's grace ends: the lane's last write.</summary>
+/// <summary>
+/// The state hash deleted when the call's grace ends, and the call's entry in its owner's index set: the lane's last
+/// write. Fenced: a former owner never deletes what a new owner holds.
+/// </summary>
 public sealed class StateDelete(string dialId) : OutboxWrite
 {
     public override string What => "state delete";
 
     public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
     {
-        await db.KeyDeleteAsync(RedisKeys.CallState(dialId)).ConfigureAwait(false);
+        var r = (long)await db.ScriptEvaluateAsync(OutboxScripts.DeleteState, OutboxScripts.StateKeys(dialId), [FenceOwner, FenceEpoch]).ConfigureAwait(false);
+        if (r < 0) return WriteResult.Fenced;
+        if (Owner.Length > 0) await db.SetRemoveAsync(RedisKeys.Owned(Owner), dialId).ConfigureAwait(false);
         return WriteResult.Done;
     }
 

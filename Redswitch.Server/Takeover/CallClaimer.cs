@@ -1,0 +1,161 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Redswitch.Calls;
+using Redswitch.Calls.Jobs;
+using Redswitch.Server.Calls;
+using Redswitch.Server.Esl;
+using Redswitch.Server.Metrics;
+using Redswitch.Server.Redis;
+using Redswitch.Server.Redis.Outbox;
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Takeover;
+
+/// <summary>What came of one claim.</summary>
+public enum ClaimResult
+{
+    Claimed,
+    /// <summary>Another instance has it, or it is gone: nothing to do, ever.</summary>
+    NotOurs,
+    /// <summary>No authenticated link to the call's node now: tried again later.</summary>
+    NoLink,
+}
+
+/// <summary>
+/// Takes one call over from an owner whose lease lapsed (or from this instance's own earlier run), SPEC §8.1 "Claim"
+/// and "Resume": subscribe to its channel, move its dial_id between the index sets (SMOVE: one claimer wins),
+/// compare-and-set (owner, epoch+1) on its hash, settle its job, and hand the call to a resumed <see cref="CallOwner"/>.
+/// </summary>
+public sealed class CallClaimer(
+    IConnectionMultiplexer redis,
+    LinkPool links,
+    CallRegistry registry,
+    CallContext ctx,
+    RedisKeys keys,
+    RedisOutbox outbox,
+    RedswitchMetrics metrics,
+    ILogger logger)
+{
+    private readonly IDatabase _db = redis.GetDatabase();
+
+    public async Task<ClaimResult> ClaimAsync(string dialId, string from)
+    {
+        if (registry.Contains(dialId)) return ClaimResult.NotOurs;
+        var before = ToDictionary(await _db.HashGetAllAsync(RedisKeys.CallState(dialId)).ConfigureAwait(false));
+        if (!before.TryGetValue(CallState.Owner, out var holder) || holder != from && holder != "released")
+        {
+            // Gone (its grace ended) or held by someone else: the index entry is a leftover.
+            await _db.SetRemoveAsync(RedisKeys.Owned(from), dialId).ConfigureAwait(false);
+            return ClaimResult.NotOurs;
+        }
+        if (FindLink(before) is not { } found) return ClaimResult.NoLink;
+
+        // Subscribed before the claim, so no control message falls between the claim and the subscription.
+        CallOwner? owner = null;
+        OutboxLane? lane = null;
+        var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(dialId)).ConfigureAwait(false);
+        queue.OnMessage(m =>
+        {
+            var payload = (string)m.Message!;
+            lane?.Hear(payload);
+            try { owner?.OnControl(payload); }
+            catch (Exception e) { logger.LogError(e, "control message for {DialId} failed", dialId); }
+        });
+        try
+        {
+            if (!await _db.SetMoveAsync(RedisKeys.Owned(from), RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false))
+            {
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+                return ClaimResult.NotOurs; // another peer moved it first
+            }
+            var claimed = (RedisResult[]?)await _db.ScriptEvaluateAsync(Redis.Outbox.OutboxScripts.Claim, Redis.Outbox.OutboxScripts.StateKeys(dialId),
+                [from, keys.InstanceId]).ConfigureAwait(false);
+            var fields = Pairs(claimed);
+            if (fields.Count == 0)
+            {
+                await _db.SetRemoveAsync(RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false);
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+                return ClaimResult.NotOurs;
+            }
+            var epoch = long.Parse(fields[CallState.Epoch], CultureInfo.InvariantCulture);
+            var raw = fields.GetValueOrDefault(CallState.Job);
+            var job = raw is null ? null : JobParser.Parse(raw).Job;
+            if (job is null || CallSnapshot.From(fields) is not { } snapshot)
+            {
+                logger.LogError("dial_id {DialId}: its state hash lacks the job or the legs; it cannot be taken over", dialId);
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+                return ClaimResult.NotOurs;
+            }
+
+            owner = CallOwner.Resumed(job, ctx, found.Link, () => queue.UnsubscribeAsync(), epoch, snapshot);
+            if (!registry.TryAdd(owner))
+            {
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+                return ClaimResult.NotOurs;
+            }
+            metrics.CallsLive.Inc();
+            _ = owner.Ended.ContinueWith(_ => metrics.CallsLive.Dec(), TaskScheduler.Default);
+            lane = outbox.Track(dialId, job.OrgId, job.UserId, job: null);
+            var seq = Math.Max(Number(fields, "seq"), Number(fields, "pub"));
+            lane.Own(keys.InstanceId, epoch, seq);
+            foreach (var (f, v) in fields)
+                if (f is not ("seq" or "pub")) lane.Confirm(f, v);
+            // The job is settled by the claim: out of the lapsed owner's processing list, never dead-lettered (SPEC §8.1 "Jobs").
+            if (raw is not null) await _db.ListRemoveAsync(keys.ProcessingPrefix + from, raw, 1).ConfigureAwait(false);
+
+            var graceLeft = TimeSpan.Zero;
+            if (snapshot.EndedAt is { } endedAt)
+            {
+                var left = endedAt + (long)ctx.Settings.EndedLinger.TotalMilliseconds - ctx.Time.GetUtcNow().ToUnixTimeMilliseconds();
+                graceLeft = TimeSpan.FromMilliseconds(Math.Max(0, left));
+            }
+            metrics.CallsTakenOver.Inc();
+            using (logger.BeginScope(new DialScope(dialId)))
+                logger.LogInformation("took over the call from {From} at epoch {Epoch} ({State}{Restarted})", from, epoch,
+                    snapshot.EndedAt is null ? "live" : "ended, in its grace", found.Restarted ? "; its FreeSWITCH node restarted" : "");
+            owner.Resume(found.Restarted, graceLeft);
+            return ClaimResult.Claimed;
+        }
+        catch
+        {
+            if (owner is null) await queue.UnsubscribeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The link to the call's node: the one with the same Core-UUID, or the one at the same address, which then answers
+    /// with another Core-UUID when the node restarted meanwhile (SPEC §8.1).
+    /// </summary>
+    private (IControlLink Link, bool Restarted)? FindLink(Dictionary<string, string> state)
+    {
+        var core = state.GetValueOrDefault(CallState.Core) ?? "";
+        var node = state.GetValueOrDefault(CallState.Node) ?? "";
+        if (core.Length > 0)
+            foreach (var l in links.Links)
+                if (l.IsUp && l.CoreUuid == core) return (l, false);
+        foreach (var l in links.Links)
+        {
+            if (!l.IsUp || l.Node.ToString() != node) continue;
+            return (l, core.Length > 0 && l.CoreUuid is { } now && now != core);
+        }
+        return null;
+    }
+
+    private static long Number(Dictionary<string, string> f, string name) =>
+        f.TryGetValue(name, out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+
+    private static Dictionary<string, string> ToDictionary(HashEntry[] entries)
+    {
+        var d = new Dictionary<string, string>(entries.Length, StringComparer.Ordinal);
+        foreach (var e in entries) d[(string)e.Name!] = (string?)e.Value ?? "";
+        return d;
+    }
+
+    private static Dictionary<string, string> Pairs(RedisResult[]? flat)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; flat is not null && i + 1 < flat.Length; i += 2) d[(string)flat[i]!] = (string?)flat[i + 1] ?? "";
+        return d;
+    }
+}

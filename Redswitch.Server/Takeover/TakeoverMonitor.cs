@@ -1,0 +1,147 @@
+using Microsoft.Extensions.Logging;
+using Redswitch.Server.Redis;
+using StackExchange.Redis;
+
+namespace Redswitch.Server.Takeover;
+
+/// <summary>
+/// Looks for lapsed instances every second and claims their calls (SPEC §8.1 "Claim"): only while this instance has
+/// held its own lease for a whole lease, and only for an instance seen lapsed on two checks in a row. Also resumes
+/// the calls this instance's own earlier run left (same INSTANCE_ID), before the instance reports ready.
+/// </summary>
+public sealed class TakeoverMonitor : IAsyncDisposable
+{
+    /// <summary>Members whose lease expired by Redis's clock. ARGV: this instance (left out).</summary>
+    public const string LapsedScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+        local out = {}
+        for _, m in ipairs(lapsed) do if m ~= ARGV[1] then out[#out + 1] = m end end
+        return out
+        """;
+
+    /// <summary>A lapsed member with no call left leaves the set, unless it renewed meanwhile. ARGV: member.</summary>
+    public const string ForgetScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if score and tonumber(score) < now then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+        return 0
+        """;
+
+    private readonly IDatabase _db;
+    private readonly CallClaimer _claimer;
+    private readonly InstanceLease _lease;
+    private readonly string _instanceId;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, int> _seenLapsed = new(StringComparer.Ordinal);
+    /// <summary>This instance's own leftovers that could not be resumed yet (no link to their node).</summary>
+    private readonly HashSet<string> _ownLeft = new(StringComparer.Ordinal);
+    private ITimer? _timer;
+    private int _running;
+
+    public TakeoverMonitor(IConnectionMultiplexer redis, CallClaimer claimer, InstanceLease lease, string instanceId, ILogger logger, TimeProvider time)
+    {
+        _db = redis.GetDatabase();
+        _claimer = claimer;
+        _lease = lease;
+        _instanceId = instanceId;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Resumes the calls an earlier run of this INSTANCE_ID owned (called before the instance is ready).</summary>
+    public async Task ResumeOwnAsync()
+    {
+        var left = await _db.SetMembersAsync(RedisKeys.Owned(_instanceId)).ConfigureAwait(false);
+        if (left.Length == 0) return;
+        var claimed = 0;
+        foreach (var member in left)
+        {
+            var dialId = (string)member!;
+            switch (await ClaimOneAsync(dialId, _instanceId).ConfigureAwait(false))
+            {
+                case ClaimResult.Claimed: claimed++; break;
+                case ClaimResult.NoLink: _ownLeft.Add(dialId); break;
+            }
+        }
+        _logger.LogInformation("resumed {Claimed} call(s) left by an earlier run of {Instance}{Waiting}", claimed, _instanceId,
+            _ownLeft.Count > 0 ? $"; {_ownLeft.Count} wait for their FreeSWITCH node" : "");
+    }
+
+    public void Start() => _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+
+    private void Tick()
+    {
+        if (Interlocked.Exchange(ref _running, 1) == 1) return;
+        _ = CheckAsync().ContinueWith(t =>
+        {
+            if (t.IsFaulted) _logger.LogWarning("looking for lapsed instances failed: {Reason}", LogText.FirstLine(t.Exception!.GetBaseException().Message));
+            Volatile.Write(ref _running, 0);
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>One check: which instances are lapsed now, and the calls of those seen lapsed twice.</summary>
+    public async Task CheckAsync()
+    {
+        if (!_lease.HeldForAWholeLease)
+        {
+            // Not connected long enough to judge others: it may be this instance that was away.
+            _seenLapsed.Clear();
+            return;
+        }
+        foreach (var dialId in _ownLeft.ToList())
+            if (await ClaimOneAsync(dialId, _instanceId).ConfigureAwait(false) != ClaimResult.NoLink) _ownLeft.Remove(dialId);
+
+        var lapsed = ((RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [])
+            .Select(r => (string)r!).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _seenLapsed.Keys.Where(k => !lapsed.Contains(k)).ToList()) _seenLapsed.Remove(gone);
+        foreach (var instance in lapsed)
+        {
+            var seen = _seenLapsed[instance] = _seenLapsed.GetValueOrDefault(instance) + 1;
+            if (seen < 2) continue;
+            await ClaimAllAsync(instance).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ClaimAllAsync(string instance)
+    {
+        var calls = await _db.SetMembersAsync(RedisKeys.Owned(instance)).ConfigureAwait(false);
+        var claimed = 0;
+        var waiting = 0;
+        foreach (var member in calls)
+        {
+            if (!_lease.HeldForAWholeLease) return; // this instance lost its own footing meanwhile
+            switch (await ClaimOneAsync((string)member!, instance).ConfigureAwait(false))
+            {
+                case ClaimResult.Claimed: claimed++; break;
+                case ClaimResult.NoLink: waiting++; break;
+            }
+        }
+        if (claimed > 0) _logger.LogWarning("instance {Instance} lapsed: took over {Claimed} of its call(s)", instance, claimed);
+        if (waiting == 0 && await _db.SetLengthAsync(RedisKeys.Owned(instance)).ConfigureAwait(false) == 0)
+        {
+            await _db.ScriptEvaluateAsync(ForgetScript, InstanceLease.RenewKeys, [instance]).ConfigureAwait(false);
+            _seenLapsed.Remove(instance);
+        }
+    }
+
+    private async Task<ClaimResult> ClaimOneAsync(string dialId, string from)
+    {
+        try { return await _claimer.ClaimAsync(dialId, from).ConfigureAwait(false); }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _logger.LogWarning("claiming dial_id {DialId} of {Instance} failed ({Reason}); trying again", dialId, from, LogText.FirstLine(e.Message));
+            if (from == _instanceId) _ownLeft.Add(dialId);
+            return ClaimResult.NoLink;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
+        while (Volatile.Read(ref _running) == 1) await Task.Delay(20).ConfigureAwait(false);
+    }
+}
