@@ -155,6 +155,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
                 while (_registry.Live > 0 && grace.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
                 foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
             }
+            // Nobody answers for this instance's ended calls once it is gone: their grace ends with it.
+            foreach (var owner in _registry.All.ToList()) owner.EndGrace();
             await Bounded(_dispatcher.RemoveHeartbeatAsync(), "removing the heartbeat").ConfigureAwait(false);
             if (_lease is not null) await Bounded(_lease.DisposeAsync().AsTask(), "leaving the instances set").ConfigureAwait(false);
         }

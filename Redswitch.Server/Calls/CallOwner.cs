@@ -182,15 +182,25 @@ public sealed partial class CallOwner : ICallEffects
     /// <summary>Nothing was sent (the dispatcher gives the job back): forget the call without publishing.</summary>
     public void ForceEndSilently() => Feed(new Abandon());
 
-    /// <summary>Starts a taken-over call: its legs are followed and asked for (SPEC §8.1 "Resume").</summary>
-    public void Resume(bool nodeRestarted, TimeSpan graceLeft)
+    /// <summary>
+    /// Starts a taken-over call: its legs are followed and asked for (SPEC §8.1 "Resume"); <paramref name="graceLeft"/>
+    /// null for a live call, else what is left of an ended call's grace.
+    /// </summary>
+    public void Resume(bool nodeRestarted, TimeSpan? graceLeft)
     {
         lock (_gate)
         {
             LinkGeneration = _link.Generation;
-            _link.CallPlaced();
-            Feed(new ResumeCall(nodeRestarted, graceLeft));
+            if (graceLeft is null) _link.CallPlaced();
+            Feed(new ResumeCall(nodeRestarted, graceLeft ?? TimeSpan.Zero));
         }
+    }
+
+    /// <summary>The instance stops: an ended call's grace ends now (its state hash and index entry go).</summary>
+    public void EndGrace()
+    {
+        lock (_gate)
+            if (_machine.IsEnded) Feed(new TimerFired(new CallTimer(TimerKind.Release)));
     }
 
     /// <summary>The lease is in doubt: hold every input until it is known whether the call is still ours.</summary>

@@ -103,7 +103,7 @@ public sealed class CallClaimer(
             // The job is settled by the claim: out of the lapsed owner's processing list, never dead-lettered (SPEC §8.1 "Jobs").
             if (raw is not null) await _db.ListRemoveAsync(keys.ProcessingPrefix + from, raw, 1).ConfigureAwait(false);
 
-            var graceLeft = TimeSpan.Zero;
+            TimeSpan? graceLeft = null;
             if (snapshot.EndedAt is { } endedAt)
             {
                 var left = endedAt + (long)ctx.Settings.EndedLinger.TotalMilliseconds - ctx.Time.GetUtcNow().ToUnixTimeMilliseconds();

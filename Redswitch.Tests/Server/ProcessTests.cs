@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Redswitch.Simulator;
 using Redswitch.Tests.Infrastructure;
 using static Redswitch.Tests.Server.Jobs;
@@ -11,59 +9,6 @@ namespace Redswitch.Tests.Server;
 [NonParallelizable]
 public class ProcessTests
 {
-    private sealed class ServerProcess : IAsyncDisposable
-    {
-        private readonly Process _p;
-        public readonly ConcurrentQueue<string> Out = new();
-        public readonly ConcurrentQueue<string> Err = new();
-
-        public ServerProcess(Dictionary<string, string> env)
-        {
-            var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll");
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(dll);
-            foreach (var name in Redswitch.Server.Configuration.RedswitchOptions.Names) psi.Environment.Remove(name);
-            foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
-            _p = Process.Start(psi)!;
-            _p.OutputDataReceived += (_, e) => { if (e.Data is not null) Out.Enqueue(e.Data); };
-            _p.ErrorDataReceived += (_, e) => { if (e.Data is not null) Err.Enqueue(e.Data); };
-            _p.BeginOutputReadLine();
-            _p.BeginErrorReadLine();
-        }
-
-        public int Pid => _p.Id;
-
-        public async Task<int> ExitAsync(double seconds)
-        {
-            await _p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(seconds));
-            _p.WaitForExit(); // flush the output readers
-            return _p.ExitCode;
-        }
-
-        public async Task WaitForOutputAsync(string text, double seconds)
-        {
-            var until = DateTime.UtcNow.AddSeconds(seconds);
-            while (!Out.Any(l => l.Contains(text)))
-            {
-                if (_p.HasExited || DateTime.UtcNow > until)
-                    Assert.Fail($"no '{text}' in the output; stdout:\n{string.Join("\n", Out)}\nstderr:\n{string.Join("\n", Err)}");
-                await Task.Delay(50);
-            }
-        }
-
-        public void Terminate() => Process.Start("kill", ["-TERM", _p.Id.ToString()])!.WaitForExit();
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_p.HasExited)
-            {
-                _p.Kill(true);
-                await _p.WaitForExitAsync();
-            }
-            _p.Dispose();
-        }
-    }
-
     [Test]
     public async Task BadConfigurationExitsNonZeroWithOneLinePerValue()
     {
