@@ -38,14 +38,18 @@ public sealed class CallClaimer(
 {
     private readonly IDatabase _db = redis.GetDatabase();
 
-    public async Task<ClaimResult> ClaimAsync(string dialId, string from)
+    /// <param name="from">The instance whose lease lapsed (or this one, for its own earlier run).</param>
+    /// <param name="indexOf">Whose index set names the call now: <paramref name="from"/>'s, or this instance's when an
+    /// earlier attempt moved it and then failed (Redis went away between the two steps).</param>
+    public async Task<ClaimResult> ClaimAsync(string dialId, string from, string? indexOf = null)
     {
+        indexOf ??= from;
         if (registry.Contains(dialId)) return ClaimResult.NotOurs;
         var before = ToDictionary(await _db.HashGetAllAsync(RedisKeys.CallState(dialId)).ConfigureAwait(false));
         if (!before.TryGetValue(CallState.Owner, out var holder) || holder != from && holder != "released")
         {
             // Gone (its grace ended) or held by someone else: the index entry is a leftover.
-            await _db.SetRemoveAsync(RedisKeys.Owned(from), dialId).ConfigureAwait(false);
+            await _db.SetRemoveAsync(RedisKeys.Owned(indexOf), dialId).ConfigureAwait(false);
             return ClaimResult.NotOurs;
         }
         if (FindLink(before) is not { } found) return ClaimResult.NoLink;
@@ -63,7 +67,7 @@ public sealed class CallClaimer(
         });
         try
         {
-            if (!await _db.SetMoveAsync(RedisKeys.Owned(from), RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false))
+            if (!await _db.SetMoveAsync(RedisKeys.Owned(indexOf), RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false))
             {
                 await queue.UnsubscribeAsync().ConfigureAwait(false);
                 return ClaimResult.NotOurs; // another peer moved it first

@@ -6,7 +6,8 @@ namespace Redswitch.Server.Takeover;
 
 /// <summary>
 /// Looks for lapsed instances every second and claims their calls (SPEC §8.1 "Claim"): only while this instance has
-/// held its own lease for a whole lease, and only for an instance seen lapsed on two checks in a row. Also resumes
+/// held its own lease for a whole lease, and only for an instance seen lapsed on two checks in a row (the second
+/// <see cref="ConfirmAfter"/> after the first). Also resumes
 /// the calls this instance's own earlier run left (same INSTANCE_ID), before the instance reports ready.
 /// </summary>
 public sealed class TakeoverMonitor : IAsyncDisposable
@@ -37,8 +38,11 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, int> _seenLapsed = new(StringComparer.Ordinal);
-    /// <summary>This instance's own leftovers that could not be resumed yet (no link to their node).</summary>
-    private readonly HashSet<string> _ownLeft = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Calls to claim again: this instance's own leftovers that could not be resumed yet (no link to their node), and
+    /// claims a Redis failure interrupted (by dial_id: the lapsed owner, and whose index set names the call now).
+    /// </summary>
+    private readonly Dictionary<string, (string From, string IndexOf)> _retry = new(StringComparer.Ordinal);
     private ITimer? _timer;
     private int _running;
 
@@ -61,14 +65,10 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         foreach (var member in left)
         {
             var dialId = (string)member!;
-            switch (await ClaimOneAsync(dialId, _instanceId).ConfigureAwait(false))
-            {
-                case ClaimResult.Claimed: claimed++; break;
-                case ClaimResult.NoLink: _ownLeft.Add(dialId); break;
-            }
+            if (await ClaimOneAsync(dialId, _instanceId, _instanceId).ConfigureAwait(false) == ClaimResult.Claimed) claimed++;
         }
         _logger.LogInformation("resumed {Claimed} call(s) left by an earlier run of {Instance}{Waiting}", claimed, _instanceId,
-            _ownLeft.Count > 0 ? $"; {_ownLeft.Count} wait for their FreeSWITCH node" : "");
+            _retry.Count > 0 ? $"; {_retry.Count} wait for their FreeSWITCH node or for Redis" : "");
     }
 
     public void Start() => _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
@@ -92,19 +92,35 @@ public sealed class TakeoverMonitor : IAsyncDisposable
             _seenLapsed.Clear();
             return;
         }
-        foreach (var dialId in _ownLeft.ToList())
-            if (await ClaimOneAsync(dialId, _instanceId).ConfigureAwait(false) != ClaimResult.NoLink) _ownLeft.Remove(dialId);
-
-        var lapsed = ((RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [])
-            .Select(r => (string)r!).ToHashSet(StringComparer.Ordinal);
-        foreach (var gone in _seenLapsed.Keys.Where(k => !lapsed.Contains(k)).ToList()) _seenLapsed.Remove(gone);
-        foreach (var instance in lapsed)
+        foreach (var (dialId, (from, indexOf)) in _retry.ToList())
         {
-            var seen = _seenLapsed[instance] = _seenLapsed.GetValueOrDefault(instance) + 1;
-            if (seen < 2) continue;
-            await ClaimAllAsync(instance).ConfigureAwait(false);
+            _retry.Remove(dialId);
+            await ClaimOneAsync(dialId, from, indexOf).ConfigureAwait(false);
         }
+
+        var lapsed = await LapsedAsync().ConfigureAwait(false);
+        foreach (var gone in _seenLapsed.Keys.Where(k => !lapsed.Contains(k)).ToList()) _seenLapsed.Remove(gone);
+        var confirm = false;
+        foreach (var instance in lapsed) confirm |= (_seenLapsed[instance] = _seenLapsed.GetValueOrDefault(instance) + 1) == 1;
+        if (confirm)
+        {
+            // The second look comes sooner than the next tick: a dead owner's calls are regained within INSTANCE_LEASE + 2 s
+            // of its last renewal even when the first look fell just before its lease expired.
+            await Task.Delay(ConfirmAfter, _time).ConfigureAwait(false);
+            lapsed = await LapsedAsync().ConfigureAwait(false);
+            foreach (var instance in lapsed)
+                if (_seenLapsed.TryGetValue(instance, out var seen) && seen == 1) _seenLapsed[instance] = 2;
+        }
+        foreach (var instance in lapsed)
+            if (_seenLapsed.GetValueOrDefault(instance) >= 2) await ClaimAllAsync(instance).ConfigureAwait(false);
     }
+
+    /// <summary>How long after first seeing an instance lapsed it is looked at again (the second of the two checks).</summary>
+    public static readonly TimeSpan ConfirmAfter = TimeSpan.FromMilliseconds(300);
+
+    private async Task<HashSet<string>> LapsedAsync() =>
+        ((RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [])
+            .Select(r => (string)r!).ToHashSet(StringComparer.Ordinal);
 
     private async Task ClaimAllAsync(string instance)
     {
@@ -114,7 +130,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         foreach (var member in calls)
         {
             if (!_lease.HeldForAWholeLease) return; // this instance lost its own footing meanwhile
-            switch (await ClaimOneAsync((string)member!, instance).ConfigureAwait(false))
+            switch (await ClaimOneAsync((string)member!, instance, instance).ConfigureAwait(false))
             {
                 case ClaimResult.Claimed: claimed++; break;
                 case ClaimResult.NoLink: waiting++; break;
@@ -128,15 +144,28 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         }
     }
 
-    private async Task<ClaimResult> ClaimOneAsync(string dialId, string from)
+    private async Task<ClaimResult> ClaimOneAsync(string dialId, string from, string indexOf)
     {
-        try { return await _claimer.ClaimAsync(dialId, from).ConfigureAwait(false); }
+        try
+        {
+            var result = await _claimer.ClaimAsync(dialId, from, indexOf).ConfigureAwait(false);
+            // Own leftovers wait for their node here; a peer's stay in its index set, found again on the next check.
+            if (result == ClaimResult.NoLink && from == _instanceId) _retry[dialId] = (from, indexOf);
+            return result;
+        }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             _logger.LogWarning("claiming dial_id {DialId} of {Instance} failed ({Reason}); trying again", dialId, from, LogText.FirstLine(e.Message));
-            if (from == _instanceId) _ownLeft.Add(dialId);
+            // The SMOVE may have gone through: the call is then in this instance's index set.
+            _retry[dialId] = (from, await MovedAsync(dialId) ? _instanceId : indexOf);
             return ClaimResult.NoLink;
         }
+    }
+
+    private async Task<bool> MovedAsync(string dialId)
+    {
+        try { return await _db.SetContainsAsync(RedisKeys.Owned(_instanceId), dialId).ConfigureAwait(false); }
+        catch (Exception e) when (e is RedisException or TimeoutException) { return true; } // SMOVE from ours to ours is harmless
     }
 
     public async ValueTask DisposeAsync()

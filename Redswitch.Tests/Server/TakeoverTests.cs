@@ -383,6 +383,164 @@ public partial class TakeoverTests
         });
     }
 
+    /// <summary>
+    /// SPEC §8.1 "Claim": the owner dies and its FreeSWITCH node restarts meanwhile (same address, new Core-UUID, every
+    /// channel gone). The peer's control link comes back to the new node, the peer claims the calls, and every side that
+    /// was up ends with exactly one hangup-event SYSTEM_SHUTDOWN; nothing else is published, a late hangup gets its one
+    /// failure, and nothing is dialled on (or left on) the new node.
+    /// </summary>
+    [Test]
+    public async Task Kill_NodeRestartedMeanwhile_EverySideEndsWithSystemShutdown()
+    {
+        var rig = _rig;
+        // the claim waits for the peer's control link to reconnect to the new node first (its reconnect backoff)
+        const double claimLimit = 15;
+        const string lateHangup = """{"type": "hangup", "id": 1}""";
+        const string lateHangupReply = """{"type": "failure", "event": "hangup", "cause": "call ended", "id": 1}""";
+        var specs = Enumerable.Repeat(new Spec(Kind.Answered), 4).Append(new Spec(Kind.Barged, Mode: Mode.Whisper)).ToList();
+        await RunAndAssertAsync("node-restarted", async () =>
+        {
+            var a = await rig.StartInstanceAsync("A");
+            var calls = specs.Select(s => rig.NewCall(s, "node-restarted:")).ToList();
+            await rig.PushAndWaitStartedAsync(calls);
+            // the peer starts once A has taken every job
+            var peerTask = rig.StartInstanceAsync("B");
+            await Task.WhenAll(calls.Select(PreKillAsync));
+            var b = await peerTask;
+            var epochs = await rig.CheckOwnedAsync(calls, a.Name, "");
+            foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
+
+            // the sides up at the kill: each ends with SYSTEM_SHUTDOWN (the node lost it), and only those have events afterwards
+            var up = calls.ToDictionary(c => c, c => c.Spec.Kind == Kind.Barged ? new[] { 0, 1, 2 } : new[] { 0, 1 });
+            foreach (var c in calls)
+                foreach (var s in up[c])
+                {
+                    Assert.That(c.Uuids[s] is { } u && await rig.Sim.ChannelExistsAsync(u), Is.True, $"{c.DialId} [{c.Spec.Label}]: side {s} up before the kill");
+                    c.ExpectCause[s] = "SYSTEM_SHUTDOWN";
+                }
+            var oldCores = new Dictionary<TestCall, string?>();
+            foreach (var c in calls) oldCores[c] = (await rig.HashAsync(c.DialId)).GetValueOrDefault("core");
+            var seenBefore = calls.ToDictionary(c => c, c => rig.Events(c).Count);
+
+            // the peer may claim only after a full lease connected (SPEC §8.1)
+            await rig.UntilTimeAsync(rig.SettledAt(b));
+            var t0 = rig.Now;
+            await a.Kill9Async();
+            var port = rig.Sim.Port;
+            await rig.RestartSimulatorAsync();
+            var simBackAfter = rig.Now - t0;
+            Assert.That(rig.Sim.Port, Is.EqualTo(port), "the new simulator listens on the old one's port");
+            string newCore;
+            await using (var esl = await Redswitch.Tests.Simulator.EslTestClient.ConnectAuthedAsync(rig.Sim.Port))
+                newCore = (await esl.ApiAsync("global_getvar core_uuid")).Trim();
+            foreach (var c in calls)
+                rig.Check(!string.IsNullOrEmpty(oldCores[c]) && oldCores[c] != newCore,
+                    $"{c.DialId}: the hash's core is '{oldCores[c] ?? "<none>"}', the restarted node's Core-UUID '{newCore}': not a restart the claimer can see");
+
+            // B's link comes back to the new node, B claims every call: owner B (then epoch 2, index sets: CheckClaimedAsync)
+            var claimedAt = new ConcurrentDictionary<TestCall, double>();
+            await rig.TryWaitAsync(async () =>
+            {
+                foreach (var c in calls.Where(c => !claimedAt.ContainsKey(c)))
+                    if ((string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") == b.Name) claimedAt[c] = rig.Now - t0;
+                return claimedAt.Count == calls.Count;
+            }, t0 + claimLimit + 5 - rig.Now);
+            // … and every side that was up gets its SYSTEM_SHUTDOWN at once
+            await rig.TryWaitAsync(() => calls.Where(claimedAt.ContainsKey).All(c => up[c].All(s => rig.Count(c, "hangup-event", S(s)) >= 1)), 5);
+            var endedAt = new Dictionary<TestCall, double>();
+            foreach (var c in calls)
+            {
+                var st = Stat(c);
+                var who = $"{c.DialId} [{c.Spec.Label}]";
+                if (!claimedAt.TryGetValue(c, out var claimed))
+                {
+                    st.NotTakenOver++;
+                    var h = await rig.HashAsync(c.DialId);
+                    rig.Check(false, $"{who}: not claimed within {claimLimit + 5} s of the kill (owner {h.GetValueOrDefault("owner") ?? "<none>"}, epoch {h.GetValueOrDefault("epoch") ?? "<none>"})");
+                    continue;
+                }
+                rig.Check(claimed <= claimLimit, $"{who}: claimed {claimed:F2} s after the kill, allowed {claimLimit} s (the node restarted)");
+                var hangups = rig.Events(c).Where(m => m.Type == "hangup-event").ToList();
+                if (up[c].All(s => hangups.Any(m => m.Side == S(s))))
+                {
+                    endedAt[c] = hangups.Max(m => m.At) - t0;
+                    st.Takeover.Add(Math.Max(claimed, endedAt[c]));
+                }
+                else
+                {
+                    st.NotTakenOver++;
+                    rig.Check(false, $"{who}: claimed after {claimed:F2} s, but not every side that was up has its hangup-event 5 s later: {rig.Trace(c)}");
+                }
+            }
+            if (claimedAt.IsEmpty) return 0;
+            await rig.CheckClaimedAsync(calls, epochs, a.Name, new HashSet<string> { b.Name }, "");
+            var taken = await b.MetricAsync("redswitch_calls_taken_over_total");
+            rig.Check(taken == calls.Count, $"redswitch_calls_taken_over_total = {taken} on {b.Name}, expected {calls.Count}");
+            await rig.SettleAsync();
+
+            // a late hangup: the call has ended, exactly one failure
+            foreach (var c in calls)
+            {
+                c.SentMessages.Enqueue(new Sent("hangup", "1", rig.Now, false));
+                await rig.Redis.Db.PublishAsync(RedisChannel.Literal(c.DialId), lateHangup);
+            }
+            await rig.TryWaitAsync(() => calls.All(c => rig.Replies(c).Any(m => m.Id == "1")), 8);
+            await rig.SettleAsync();
+
+            // the ledger: after the kill exactly one SYSTEM_SHUTDOWN per side that was up and the one failure, nothing else
+            var dead = (await rig.Redis.Db.ListRangeAsync(Rig.DeadList)).Select(v => (string?)v ?? "").ToList();
+            var jobs = (await rig.Redis.Db.ListRangeAsync(JobList)).Select(v => (string?)v ?? "").ToList();
+            var processing = (await rig.Redis.Db.ListRangeAsync(Rig.Processing(a.Name))).Select(v => (string?)v ?? "").ToList();
+            foreach (var c in calls)
+            {
+                var st = Stat(c);
+                st.Calls++;
+                var p = new List<string>();
+                var all = rig.Events(c);
+                var after = all.Skip(seenBefore[c]).Select(m => m.Raw).ToList();
+                var expected = up[c].Select(s => Hangup(s, "SYSTEM_SHUTDOWN")).Append(lateHangupReply).ToList();
+                for (var side = 0; side < 3; side++)
+                {
+                    var n = all.Count(m => m.Type == "hangup-event" && m.Side == S(side));
+                    if (up[c].Contains(side))
+                    {
+                        if (n == 1) st.Once++;
+                        else if (n == 0) { st.Missing++; p.Add($"side {side}: no hangup-event"); }
+                        else { st.Duplicated++; p.Add($"side {side}: {n} hangup-events"); }
+                    }
+                    else if (n > 0) p.Add($"side {side} was never dialled but has {n} hangup-event(s)");
+                }
+                foreach (var m in after.Where(m => !expected.Contains(m)).Distinct()) p.Add($"published after the kill, not expected: {m}");
+                foreach (var m in expected)
+                {
+                    var n = after.Count(x => x == m);
+                    if (n != 1) p.Add($"{n} × {m} after the kill, expected once");
+                }
+                if (after.IndexOf(lateHangupReply) is var r and >= 0 && after.Take(r).Count(m => m.Contains("\"hangup-event\"")) != up[c].Length)
+                    p.Add("the late hangup's failure came before every side's hangup-event");
+                var h = await rig.HashAsync(c.DialId);
+                if (!h.ContainsKey("ended_at")) p.Add($"no ended_at in {Rig.StateKey(c.DialId)} (owner {h.GetValueOrDefault("owner") ?? "<none>"})");
+                if (await rig.Redis.Db.KeyExistsAsync(Rig.ActiveKey(c)))
+                    p.Add($"active list left: {string.Join(",", (await rig.Redis.Db.ListRangeAsync(Rig.ActiveKey(c))).Select(v => (string?)v))}");
+                var tag = $"\"dial_id\": \"{c.DialId}\"";
+                if (dead.Any(j => j.Contains(c.DialId, StringComparison.Ordinal))) { st.JobsLost++; p.Add("dead-lettered"); }
+                if (processing.Any(j => j.Contains(tag, StringComparison.Ordinal))) { st.JobsLost++; p.Add($"still in {Rig.Processing(a.Name)}"); }
+                if (jobs.Any(j => j.Contains(tag, StringComparison.Ordinal))) { st.DialledTwice++; p.Add("back in the job list"); }
+                if (p.Count > 0) rig.Check(false, $"{c.DialId} [{c.Spec.Label}]: {string.Join("; ", p)}\n    trace: {rig.Trace(c)}");
+            }
+            // the restarted node: nothing dialled there, nothing left
+            rig.Check(rig.Sim.LiveChannels == 0, $"{rig.Sim.LiveChannels} leg(s) on the restarted node: {string.Join(", ", await rig.Sim.GetChannelUuidsAsync())}");
+            rig.Check(rig.Sim.SessionsSinceStartup == 0, $"{rig.Sim.SessionsSinceStartup} session(s) created on the restarted node, expected none");
+
+            static string F(IEnumerable<double> v) => v.Any() ? $"{v.Min():F2}–{v.Max():F2}" : "-";
+            TestContext.Out.WriteLine($"node-restarted: simulator back on port {port} {simBackAfter:F2} s after the kill (Core-UUID {oldCores.Values.FirstOrDefault()} → {newCore});"
+                                      + $" claimed {F(claimedAt.Values)} s, SYSTEM_SHUTDOWN hangup-events {F(endedAt.Values)} s after the kill (allowed {claimLimit} s)");
+            return claimedAt.Count;
+        });
+
+        static string S(int side) => side.ToString(CultureInfo.InvariantCulture);
+    }
+
     // ====================================================================== the kill round
 
     private sealed record Round(List<TestCall> Calls, int Claimed, ServerProcess Victim, List<ServerProcess> Peers);
@@ -1170,6 +1328,32 @@ public partial class TakeoverTests
         {
             foreach (var uuid in await Sim.GetChannelUuidsAsync()) await Sim.HangupAsync(uuid);
             await TryWaitAsync(() => Sim.LiveChannels == 0, 10);
+        }
+
+        /// <summary>
+        /// The FreeSWITCH node restarts: the simulator stops (its channels vanish without an event, as in a crash) and a
+        /// new one — a new Core-UUID, no channels — listens on the same port. Fails the test when the port cannot be
+        /// bound again within <paramref name="seconds"/>.
+        /// </summary>
+        public async Task RestartSimulatorAsync(double seconds = 5)
+        {
+            var port = Sim.Port;
+            await Sim.StopAsync();
+            var until = Now + seconds;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    Sim = await SimulatorHost.StartAsync(new SimulatorOptions { Port = port, HeartbeatInterval = null, Log = _simLog.Enqueue });
+                    return;
+                }
+                catch (Exception e)
+                {
+                    if (Now > until || attempt >= 100)
+                        Assert.Fail($"a new simulator could not bind port {port} again ({attempt} attempt(s) in {seconds} s): {e.GetBaseException().Message}");
+                }
+                await Task.Delay(50);
+            }
         }
 
         // ------------------------------------------------------------------ the end of a round
