@@ -188,10 +188,13 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     {
         var kept = 0;
         var lost = 0;
-        foreach (var owner in _registry.All.ToList())
+        var owners = _registry.All.ToList();
+        // One flight for all of them: a thousand calls are checked in about one round trip.
+        var held = await Task.WhenAll(owners.Select(o => db.HashGetAsync(RedisKeys.CallState(o.DialId), [CallState.Owner, CallState.Epoch]))).ConfigureAwait(false);
+        for (var i = 0; i < owners.Count; i++)
         {
-            var held = await db.HashGetAsync(RedisKeys.CallState(owner.DialId), [CallState.Owner, CallState.Epoch]).ConfigureAwait(false);
-            if ((string?)held[0] == instanceId && (string?)held[1] == CallState.Number(owner.Epoch))
+            var owner = owners[i];
+            if ((string?)held[i][0] == instanceId && (string?)held[i][1] == CallState.Number(owner.Epoch))
             {
                 owner.Unsuspend();
                 kept++;

@@ -1,3 +1,4 @@
+using Redswitch.Server.Redis;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Redswitch.Simulator;
@@ -28,7 +29,7 @@ public class RedisOutageTests
     /// <summary>The simulator's phone that answers and hangs up after its HangupDelay (SPEC §9).</summary>
     private const string Callee = "14155550480";
 
-    private async Task StartAsync(bool appendOnly, TimeSpan hangupDelay)
+    private async Task StartAsync(bool appendOnly, TimeSpan hangupDelay, string lease = "6")
     {
         _peakWaiting = 0;
         _peakMetrics = "";
@@ -38,7 +39,7 @@ public class RedisOutageTests
         {
             Port = FreePort.Get(), HeartbeatInterval = null, AnswerDelay = TimeSpan.FromMilliseconds(100), HangupDelay = hangupDelay,
         });
-        _server = await ServerHarness.StartAsync(_redis, _sim.Port, new() { ["PUBSUB_REDIS_URL"] = _gate.RedisUrl, ["RING_TIMEOUT"] = "10" });
+        _server = await ServerHarness.StartAsync(_redis, _sim.Port, new() { ["PUBSUB_REDIS_URL"] = _gate.RedisUrl, ["RING_TIMEOUT"] = "10", ["INSTANCE_LEASE"] = lease });
         // The observer: its own connection, reconnecting quickly, subscribed to every channel of the test's calls.
         var watchOptions = ConfigurationOptions.Parse($"127.0.0.1:{_redis.Port},abortConnect=false,connectTimeout=500");
         watchOptions.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
@@ -202,6 +203,36 @@ public class RedisOutageTests
             }
             catch (RedisException) { return false; }
         }, 30, "the job to be pushed");
+    }
+
+    [Test]
+    public async Task AnOwnerCutOffLongerThanItsLeaseHoldsEverythingThenKeepsTheCallsNobodyClaimed()
+    {
+        // SPEC §8.1 "Fencing": past INSTANCE_LEASE − 1 s without a renewal the instance acts on nothing; once renewed it
+        // checks each call's (owner, epoch) and goes on with those still its own (no peer here to claim them).
+        await StartAsync(appendOnly: false, TimeSpan.FromHours(1), lease: "3");
+        var dialId = Prefix + "fence-" + Guid.NewGuid().ToString("N")[..6];
+        await Jobs.PushAsync(_redis, Call(dialId, user: "u-fence"));
+        await Waits.UntilAsync(() => _seen.TryGetValue(dialId, out var q) && q.Contains(Answer(1)), 10, "both sides answered");
+
+        _gate.Close();
+        await Waits.UntilAsync(() => _server!.Log.Lines.Any(l => l.Contains("lease not renewed")), 10, "the lease to lapse");
+        // Redis is fine and the call's channel works: a hangup sent now reaches nobody (SPEC §8.1 "The gap").
+        await _redis.Db.PublishAsync(RedisChannel.Literal(dialId), """{"type": "hangup", "id": 1}""");
+        _gate.Open();
+        await Waits.UntilAsync(() => _server!.Log.Lines.Any(l => l.Contains("lease renewed after it lapsed: 1 call(s) still ours, 0 taken over")), 15,
+            "the calls to be checked");
+        var state = await _redis.Db.HashGetAsync(RedisKeys.CallState(dialId), ["owner", "epoch"]);
+        Assert.That(((string?)state[0], (string?)state[1]), Is.EqualTo((_server!.Service.InstanceId, "1")), "still ours at the same epoch");
+        Assert.That(_server.Service.Registry.ByDialId(dialId), Is.Not.Null);
+
+        await _redis.Db.PublishAsync(RedisChannel.Literal(dialId), """{"type": "hangup", "id": 2}""");
+        await Waits.UntilAsync(() => _seen[dialId].Count(m => m.Contains("hangup-event")) == 2, 15, "the hangup-events");
+        await Waits.UntilAsync(() => _server.Service.Outbox!.Waiting == 0, 10, "the outbox to empty");
+        var msgs = _seen[dialId].ToList();
+        Assert.That(msgs.Where(m => m.Contains("\"ack\"")), Is.EqualTo(new[] { Ack("hangup", "2") }), "the hangup sent while the instance was cut off reached nobody (the gap); the one after is acked once");
+        Assert.That(msgs.Where(m => m.Contains("hangup-event")), Is.EquivalentTo(new[] { Hangup(0, "NORMAL_CLEARING"), Hangup(1, "NORMAL_CLEARING") }));
+        Assert.That(msgs, Has.Count.EqualTo(msgs.Distinct().Count()), "nothing twice");
     }
 
     [Test]
