@@ -283,9 +283,12 @@ public class RedisOutageTests
         Assert.That(_seen[bad].ToList(), Is.EqualTo((await _redis.Db.ListRangeAsync($"redswitch_history.{Org}.u-bad")).Select(v => (string)v!).Reverse()),
             "its history is whole: only the active-list part of each write was refused");
         Assert.That((string?)await _redis.Db.StringGetAsync(planted), Is.EqualTo("not a list"));
-        var refused = _server!.Log.Lines.Where(l => l.Contains("Redis refused a write of dial_id " + bad, StringComparison.Ordinal)).ToList();
+        // A refused write is logged after its reply, which comes after its message was published: wait for the last line.
+        List<string> Refused() => _server!.Log.Lines.Where(l => l.Contains("Redis refused a write of dial_id " + bad, StringComparison.Ordinal)).ToList();
+        await Waits.UntilAsync(() => Refused().Count >= 4, 10, "the refused writes to be logged");
+        var refused = Refused();
         Assert.That(refused, Has.Count.EqualTo(4), "each refused write logged once: two answers, two hangups of answered sides");
         Assert.That(refused.All(l => l.Contains("WRONGTYPE")), Is.True);
-        Assert.That(_server.Log.Lines.Any(l => l.Contains("refused a write of dial_id " + good, StringComparison.Ordinal)), Is.False);
+        Assert.That(_server!.Log.Lines.Any(l => l.Contains("refused a write of dial_id " + good, StringComparison.Ordinal)), Is.False);
     }
 }
