@@ -99,12 +99,19 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         await _outbox.StartAsync().ConfigureAwait(false);
         var publisher = new CallPublisher(_outbox);
         _lease = new InstanceLease(_redis, _outbox, InstanceId, TimeSpan.FromSeconds(options.InstanceLeaseSeconds), loggers.CreateLogger("Redswitch.Redis"),
-            TimeProvider.System);
+            TimeProvider.System, Advertise);
+        TakeoverMonitor? takeover = null;
+        var advertise = Advertise;
         var lease = _lease;
         var settings = new CallSettings(TimeSpan.FromSeconds(options.RingTimeoutSeconds), options.SocketConnectTimeout, options.SocketLinger,
             options.EndedLinger, Advertise, options.LogPhoneNumbers);
         var ctx = new CallContext(settings, new DialStrings(options.Dial), publisher, _registry, metrics, loggers.CreateLogger("Redswitch.Calls"),
-            TimeProvider.System, InstanceId) { LeaseLapsed = () => lease.InDoubt };
+            TimeProvider.System, InstanceId)
+        {
+            LeaseLapsed = () => lease.InDoubt,
+            // Live peers after this instance: a caller who answers after it died still reaches someone (SPEC §8.1).
+            SocketHosts = () => takeover is null ? advertise : SocketHosts.List(advertise, takeover.PeerSockets),
+        };
         _dispatcher = new JobDispatcher(options, _redis, _blocking, _links, _registry, ctx, keys, _outbox, metrics, loggers.CreateLogger("Redswitch.Jobs"));
         var dispatcher = _dispatcher;
         _outbox.WriteBackInstance = db => Task.WhenAll(dispatcher.WriteHeartbeatAsync(db), lease.RenewAsync(db));
@@ -117,7 +124,9 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         _lease.Regained = () => KeepCallsStillOursAsync(_redis.GetDatabase(), InstanceId);
         var takeoverLogger = loggers.CreateLogger("Redswitch.Takeover");
         var claimer = new CallClaimer(_redis, _links, _registry, ctx, keys, _outbox, metrics, takeoverLogger);
-        _takeover = new TakeoverMonitor(_redis, claimer, _lease, InstanceId, takeoverLogger, TimeProvider.System);
+        _takeover = takeover = new TakeoverMonitor(_redis, claimer, _lease, InstanceId, takeoverLogger, TimeProvider.System);
+        var leaseTime = TimeSpan.FromSeconds(options.InstanceLeaseSeconds);
+        _outbound.ForeignCall = (dialId, uuid) => claimer.ClaimForSocketAsync(dialId, uuid, leaseTime);
         await _lease.StartAsync().ConfigureAwait(false);
 
         foreach (var link in links) link.Start();

@@ -19,4 +19,7 @@ public sealed record CallContext(
 {
     /// <summary>True while this instance's lease is in doubt (SPEC §8.1 self-fencing): calls hold every input meanwhile.</summary>
     public Func<bool> LeaseLapsed { get; init; } = static () => false;
+
+    /// <summary>The socket app's host list for a new call (SPEC §8.1: the owner's address, then live peers'); null: the settings' address alone.</summary>
+    public Func<string>? SocketHosts { get; init; }
 }

@@ -84,7 +84,8 @@ public sealed partial class CallOwner : ICallEffects
         _scope = new DialScope(job.DialId);
         Epoch = epoch;
         _machine = snapshot is null
-            ? new CallMachine(job, ctx.Settings, ctx.DialStrings, this, () => Guid.NewGuid().ToString())
+            ? new CallMachine(job, ctx.SocketHosts is { } hosts ? ctx.Settings with { Advertise = hosts() } : ctx.Settings, ctx.DialStrings, this,
+                () => Guid.NewGuid().ToString())
             : CallMachine.Resumed(job, ctx.Settings, ctx.DialStrings, this, () => Guid.NewGuid().ToString(), snapshot);
     }
 

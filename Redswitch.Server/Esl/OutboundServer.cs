@@ -57,6 +57,13 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
 
     private void Refused(string reason) => metrics.OutboundRefused.WithLabels(reason).Inc();
 
+    /// <summary>
+    /// A caller's connection for a call this instance does not own: its owner may have died while the caller rang,
+    /// and FreeSWITCH tried the next host of the list (SPEC §8.1). Returns the call's owner here once it is claimed,
+    /// or null (the connection is refused).
+    /// </summary>
+    public Func<string, string, Task<CallOwner?>>? ForeignCall { get; set; }
+
     void IEslSessionListener.OnActive(EslSession session)
     {
         var answered = 0;
@@ -82,16 +89,32 @@ public sealed class OutboundServer(RedswitchOptions options, CallRegistry regist
             var uuid = connect.ChannelData["Unique-ID"] ?? connect.ChannelData["Channel-Unique-ID"];
             var owner = registry.ByUuid(uuid);
             var dialId = connect.ChannelData["variable_dial_id"];
-            if (owner is null || (dialId is not null && dialId != owner.DialId) || !string.Equals(uuid, owner.CallerUuid, StringComparison.OrdinalIgnoreCase))
+            if (owner is null && dialId is not null && uuid is not null && ForeignCall is { } claim)
             {
-                logger.LogWarning("outbound connection from {Peer} for channel {Uuid} (dial_id {DialId}) refused: no call of this instance", session.Remote, uuid, dialId);
-                Refused("unknown_call");
-                session.TrySend(EslCommands.Exit(), _ => session.Close());
+                _ = claim(dialId, uuid).ContinueWith(t =>
+                {
+                    if (t.IsFaulted) logger.LogWarning("claiming dial_id {DialId} for its caller's connection failed: {Reason}", dialId, LogText.FirstLine(t.Exception!.GetBaseException().Message));
+                    Attach(session, t.IsCompletedSuccessfully ? t.Result : null, uuid, dialId);
+                }, TaskScheduler.Default);
                 return;
             }
-            _owners[session] = owner;
-            if (!owner.OnSocketConnected(session)) _owners.TryRemove(session, out _);
+            Attach(session, owner, uuid, dialId);
         });
+    }
+
+    private void Attach(EslSession session, CallOwner? owner, string? uuid, string? dialId)
+    {
+        if (owner is null || (dialId is not null && dialId != owner.DialId) || !string.Equals(uuid, owner.CallerUuid, StringComparison.OrdinalIgnoreCase))
+        {
+            logger.LogWarning("outbound connection from {Peer} for channel {Uuid} (dial_id {DialId}) refused: no call of this instance", session.Remote, uuid, dialId);
+            Refused("unknown_call");
+            session.TrySend(EslCommands.Exit(), _ => session.Close());
+            return;
+        }
+        _owners[session] = owner;
+        if (!owner.OnSocketConnected(session)) _owners.TryRemove(session, out _);
+        // It may have closed while its call was being claimed: its close found no owner then.
+        else if (!session.IsOpen && _owners.TryRemove(session, out _)) owner.OnSocketClosed(session);
     }
 
     void IEslSessionListener.OnEvent(EslSession session, EslEvent evt)

@@ -11,15 +11,19 @@ namespace Redswitch.Server.Redis;
 /// </summary>
 public sealed class InstanceLease : IAsyncDisposable
 {
-    /// <summary>ARGV: lease in ms, member. Returns the new expiry (ms).</summary>
+    /// <summary>
+    /// ARGV: lease in ms, member, its outbound address (kept in <c>{redswitch}.sockets</c>: peers list it after the
+    /// owner in the socket app's host list, SPEC §8.1 "Calls being set up"). Returns the new expiry (ms).
+    /// </summary>
     public const string RenewScript = """
         local t = redis.call('TIME')
         local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
         redis.call('ZADD', KEYS[1], expiry, ARGV[2])
+        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
         return expiry
         """;
 
-    public static RedisKey[] RenewKeys => [RedisKeys.Instances];
+    public static RedisKey[] RenewKeys => [RedisKeys.Instances, RedisKeys.Sockets];
 
     private readonly IDatabase _db;
     private readonly RedisOutbox _outbox;
@@ -86,8 +90,12 @@ public sealed class InstanceLease : IAsyncDisposable
         return sent != 0 && _time.GetElapsedTime(sent) > _lease - TimeSpan.FromSeconds(1);
     }
 
-    public InstanceLease(IConnectionMultiplexer redis, RedisOutbox outbox, string instanceId, TimeSpan lease, ILogger logger, TimeProvider time)
+    private readonly string _advertise;
+
+    public InstanceLease(IConnectionMultiplexer redis, RedisOutbox outbox, string instanceId, TimeSpan lease, ILogger logger, TimeProvider time,
+        string advertise = "")
     {
+        _advertise = advertise;
         _db = redis.GetDatabase();
         _outbox = outbox;
         _instanceId = instanceId;
@@ -165,7 +173,7 @@ public sealed class InstanceLease : IAsyncDisposable
     public async Task RenewAsync(IDatabase db)
     {
         var sent = _time.GetTimestamp();
-        await db.ScriptEvaluateAsync(RenewScript, RenewKeys, [(long)_lease.TotalMilliseconds, _instanceId]).ConfigureAwait(false);
+        await db.ScriptEvaluateAsync(RenewScript, RenewKeys, [(long)_lease.TotalMilliseconds, _instanceId, _advertise]).ConfigureAwait(false);
         Interlocked.Exchange(ref _renewedSentAt, sent);
     }
 
@@ -173,7 +181,10 @@ public sealed class InstanceLease : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
-        try { await _db.SortedSetRemoveAsync(RedisKeys.Instances, _instanceId).ConfigureAwait(false); }
+        try
+        {
+            await Task.WhenAll(_db.SortedSetRemoveAsync(RedisKeys.Instances, _instanceId), _db.HashDeleteAsync(RedisKeys.Sockets, _instanceId)).ConfigureAwait(false);
+        }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             _logger.LogWarning("stopping: could not leave {Key} ({Reason}); the lease lapses by itself", RedisKeys.Instances, LogText.FirstLine(e.Message));

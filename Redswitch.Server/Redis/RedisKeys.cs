@@ -14,6 +14,9 @@ public sealed class RedisKeys(string jobList, string instanceId)
     /// <summary>Live instances: member INSTANCE_ID, score = lease expiry in ms by Redis's clock (SPEC §8.1).</summary>
     public const string Instances = "{redswitch}.instances";
 
+    /// <summary>Each instance's outbound address (OUTBOUND_ADVERTISE), by INSTANCE_ID: where a peer's caller may reach it.</summary>
+    public const string Sockets = "{redswitch}.sockets";
+
     /// <summary>The dial_ids an instance owns (SPEC §8.1): found here, decided by each call's hash.</summary>
     public static string Owned(string instanceId) => $"{{redswitch}}.owned.{instanceId}";
 

@@ -38,6 +38,48 @@ public sealed class CallClaimer(
 {
     private readonly IDatabase _db = redis.GetDatabase();
 
+    /// <summary>1 when the member's lease has expired by Redis's clock (or it is not registered). ARGV: member.</summary>
+    public const string LapsedScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if not score or tonumber(score) < now then return 1 end
+        return 0
+        """;
+
+    /// <summary>How often a caller's connection checks whether its call's owner has lapsed yet.</summary>
+    public static readonly TimeSpan SocketPoll = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// A caller reached this instance, not its call's owner (SPEC §8.1 "Calls being set up"): FreeSWITCH could not
+    /// reach the owner, so it is most likely dead. The call is claimed on the spot once the owner's lease has lapsed
+    /// (waited for up to INSTANCE_LEASE + 1 s, checked every <see cref="SocketPoll"/>), or found already claimed by
+    /// this instance's monitor. Null when it belongs to a live instance or is gone: the connection is refused.
+    /// </summary>
+    public async Task<CallOwner?> ClaimForSocketAsync(string dialId, string uuid, TimeSpan lease)
+    {
+        var until = ctx.Time.GetTimestamp() + (long)((lease + TimeSpan.FromSeconds(1)).TotalSeconds * ctx.Time.TimestampFrequency);
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            if (registry.ByUuid(uuid) is { } mine) return mine;
+            var holder = (string?)await _db.HashGetAsync(RedisKeys.CallState(dialId), CallState.Owner).ConfigureAwait(false);
+            if (holder is null || holder == keys.InstanceId) return registry.ByUuid(uuid);
+            var lapsed = holder == "released" ||
+                         (long)await _db.ScriptEvaluateAsync(LapsedScript, [RedisKeys.Instances], [holder]).ConfigureAwait(false) == 1;
+            if (lapsed)
+            {
+                var result = await ClaimAsync(dialId, holder).ConfigureAwait(false);
+                if (result == ClaimResult.Claimed)
+                    using (logger.BeginScope(new DialScope(dialId)))
+                        logger.LogInformation("claimed on its caller's connection: FreeSWITCH could not reach {Owner}", holder);
+                return result == ClaimResult.NoLink ? null : registry.ByUuid(uuid);
+            }
+            if (ctx.Time.GetTimestamp() > until) return null; // its owner is alive: not ours to take
+            await Task.Delay(SocketPoll, ctx.Time).ConfigureAwait(false);
+        }
+        return null;
+    }
+
     /// <param name="from">The instance whose lease lapsed (or this one, for its own earlier run).</param>
     /// <param name="indexOf">Whose index set names the call now: <paramref name="from"/>'s, or this instance's when an
     /// earlier attempt moved it and then failed (Redis went away between the two steps).</param>

@@ -12,14 +12,24 @@ namespace Redswitch.Server.Takeover;
 /// </summary>
 public sealed class TakeoverMonitor : IAsyncDisposable
 {
-    /// <summary>Members whose lease expired by Redis's clock. ARGV: this instance (left out).</summary>
+    /// <summary>
+    /// By Redis's clock: the members whose lease expired, and the outbound addresses of the live ones, in member order
+    /// (this instance left out of both). ARGV: this instance.
+    /// </summary>
     public const string LapsedScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-        local out = {}
-        for _, m in ipairs(lapsed) do if m ~= ARGV[1] then out[#out + 1] = m end end
-        return out
+        local lapsed, live = {}, {}
+        for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) do
+          if m ~= ARGV[1] then lapsed[#lapsed + 1] = m end
+        end
+        local members = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+        table.sort(members)
+        for _, m in ipairs(members) do
+          local address = redis.call('HGET', KEYS[2], m)
+          if m ~= ARGV[1] and address then live[#live + 1] = address end
+        end
+        return {lapsed, live}
         """;
 
     /// <summary>A lapsed member with no call left leaves the set, unless it renewed meanwhile. ARGV: member.</summary>
@@ -27,7 +37,10 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-        if score and tonumber(score) < now then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+        if score and tonumber(score) < now then
+          redis.call('HDEL', KEYS[2], ARGV[1])
+          return redis.call('ZREM', KEYS[1], ARGV[1])
+        end
         return 0
         """;
 
@@ -90,6 +103,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         {
             // Not connected long enough to judge others: it may be this instance that was away.
             _seenLapsed.Clear();
+            if (!_lease.InDoubt) await LapsedAsync().ConfigureAwait(false); // the live peers' addresses, for new calls
             return;
         }
         foreach (var (dialId, (from, indexOf)) in _retry.ToList())
@@ -118,9 +132,19 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     /// <summary>How long after first seeing an instance lapsed it is looked at again (the second of the two checks).</summary>
     public static readonly TimeSpan ConfirmAfter = TimeSpan.FromMilliseconds(300);
 
-    private async Task<HashSet<string>> LapsedAsync() =>
-        ((RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [])
-            .Select(r => (string)r!).ToHashSet(StringComparer.Ordinal);
+    private async Task<HashSet<string>> LapsedAsync()
+    {
+        var both = (RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [];
+        var lapsed = both.Length > 0 ? ((RedisResult[]?)both[0] ?? []).Select(r => (string)r!).ToHashSet(StringComparer.Ordinal) : [];
+        if (both.Length > 1)
+            Volatile.Write(ref _peerSockets, ((RedisResult[]?)both[1] ?? []).Select(r => (string)r!).Where(SocketHosts.IsAddress).Take(SocketHosts.MaxPeers).ToArray());
+        return lapsed;
+    }
+
+    private string[] _peerSockets = [];
+
+    /// <summary>The outbound addresses of live peers (at most <see cref="SocketHosts.MaxPeers"/>), as of the last check.</summary>
+    public IReadOnlyList<string> PeerSockets => Volatile.Read(ref _peerSockets);
 
     private async Task ClaimAllAsync(string instance)
     {

@@ -88,16 +88,19 @@ public class ScriptSlotTests
     }
 
     [Test]
-    public void TheLeaseScriptTouchesOneKey()
+    public void TheLeaseAndTakeOverScriptsTouchTheRedswitchSlotOnly()
     {
-        Assert.That(InstanceLease.RenewKeys, Has.Length.EqualTo(1));
-        var used = Regex.Matches(InstanceLease.RenewScript, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max();
-        Assert.That(used, Is.EqualTo(1));
+        Assert.That(InstanceLease.RenewKeys, Is.EqualTo(new RedisKey[] { RedisKeys.Instances, RedisKeys.Sockets }));
         Assert.That(Slot(RedisKeys.Instances), Is.EqualTo(Slot("redswitch")), "the {redswitch} tag");
-        foreach (var script in new[] { Redswitch.Server.Takeover.TakeoverMonitor.LapsedScript, Redswitch.Server.Takeover.TakeoverMonitor.ForgetScript })
-            Assert.That(Regex.Matches(script, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max(), Is.EqualTo(1));
+        Assert.That(Slot(RedisKeys.Sockets), Is.EqualTo(Slot("redswitch")));
         // SMOVE between two instances' index sets (SPEC §8.1 "Claim") needs both in one slot.
         Assert.That(Slot(RedisKeys.Owned("inst-1")), Is.EqualTo(Slot(RedisKeys.Owned("host:8084"))).And.EqualTo(Slot(RedisKeys.Instances)));
+        foreach (var (script, keys) in new[]
+                 {
+                     (InstanceLease.RenewScript, 2), (Redswitch.Server.Takeover.TakeoverMonitor.LapsedScript, 2),
+                     (Redswitch.Server.Takeover.TakeoverMonitor.ForgetScript, 2), (Redswitch.Server.Takeover.CallClaimer.LapsedScript, 1),
+                 })
+            Assert.That(Regex.Matches(script, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max(), Is.EqualTo(keys), script);
     }
 
     [Test]

@@ -390,6 +390,49 @@ public partial class TakeoverTests
     /// failure, and nothing is dialled on (or left on) the new node.
     /// </summary>
     [Test]
+    public async Task ACallerWhoAnswersAfterItsOwnerDiedReachesAListedPeerWhichClaimsTheCallAndBridgesIt()
+    {
+        // SPEC §8.1 "Calls being set up": the socket app's host list names live peers after the owner, so FreeSWITCH,
+        // unable to reach the dead owner, connects the caller to a peer, which claims the call on that connection.
+        var rig = _rig;
+        var started = await Task.WhenAll(rig.StartInstanceAsync("A"), rig.StartInstanceAsync("B"));
+        var since = rig.Now;
+        // each has looked at the live instances (every second, with its renewal) since both were up
+        Assert.That(await rig.TryWaitAsync(async () =>
+            await rig.LeaseRenewedSinceAsync(started[0].Name, since, 2) && await rig.LeaseRenewedSinceAsync(started[1].Name, since, 2), 10), Is.True,
+            "both leases renewed twice");
+        var call = rig.NewCall(new Spec(Kind.CallerRinging, Timing.Soon), "socket-hosts:");
+        await rig.PushAndWaitStartedAsync([call]);
+        call.RingStartedAt = rig.Events(call).First(m => m.Type == "call-start").At;
+        var owner = (await rig.HashAsync(call.DialId))["owner"];
+        var victim = started.Single(p => p.Name == owner);
+        var peer = started.Single(p => p.Name != owner);
+
+        // the caller answers about two seconds after the kill: in the gap, before any claim
+        await rig.UntilTimeAsync(call.RingStartedAt + KillAfterRinging);
+        var t0 = rig.Now;
+        await victim.Kill9Async();
+        Assert.That(rig.Events(call).Any(m => m.Type == "answer-event"), Is.False, "the caller was still ringing at the kill");
+        var bridged = await rig.WaitEventAsync(call, "answer-event", "1", 20);
+        TestContext.Out.WriteLine($"socket-hosts: the callee answered {bridged.At - t0:F2} s after the kill, bridged by {peer.Name}");
+        Assert.That(peer.Out.Any(l => l.Contains("claimed on its caller's connection")), Is.True, "claimed on the caller's connection:\n" + peer.Dump());
+        var state = await rig.HashAsync(call.DialId);
+        Assert.That((state["owner"], state["epoch"]), Is.EqualTo((peer.Name, "2")));
+        Assert.That(await rig.Redis.Db.SetContainsAsync(Rig.Owned(peer.Name), call.DialId), Is.True);
+
+        var reply = await rig.SendAndWaitReplyAsync(call, "hangup", withoutId: false, 10);
+        Assert.That(reply?.Type, Is.EqualTo("ack"), rig.Trace(call));
+        await rig.WaitEventAsync(call, "hangup-event", "0", 10);
+        await rig.WaitEventAsync(call, "hangup-event", "1", 10);
+        await rig.SettleAsync();
+        foreach (var (type, side) in new[] { ("call-start", (string?)null), ("answer-event", "0"), ("answer-event", "1"), ("hangup-event", "0"), ("hangup-event", "1") })
+            Assert.That(rig.Count(call, type, side), Is.EqualTo(1), $"{type} {side}: {rig.Trace(call)}");
+        Assert.That(rig.Replies(call), Has.Count.EqualTo(1), rig.Trace(call));
+        Assert.That(await rig.TryWaitAsync(async () => (await rig.LegsAsync()).Count == 0, 10), Is.True, "the simulator ends with no leg");
+        Assert.That(await peer.MetricAsync("redswitch_calls_taken_over_total"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Kill_NodeRestartedMeanwhile_EverySideEndsWithSystemShutdown()
     {
         var rig = _rig;
