@@ -15,12 +15,18 @@ public sealed class InstanceLease : IAsyncDisposable
     /// ARGV: lease in ms, member, its outbound address (kept in <c>{redswitch}.sockets</c>: peers list it after the
     /// owner in the socket app's host list, SPEC §8.1 "Calls being set up"). Returns the new expiry (ms).
     /// </summary>
-    public const string RenewScript = """
-        local t = redis.call('TIME')
-        local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+    public const string RenewScript = RedisNowMs + """
+        local expiry = now + tonumber(ARGV[1])
         redis.call('ZADD', KEYS[1], expiry, ARGV[2])
         redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
         return expiry
+        """;
+
+    /// <summary>Lua that sets <c>now</c> to Redis's clock in ms: leases are judged by one clock, whatever the instances' clocks say.</summary>
+    public const string RedisNowMs = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
         """;
 
     public static RedisKey[] RenewKeys => [RedisKeys.Instances, RedisKeys.Sockets];
@@ -52,11 +58,6 @@ public sealed class InstanceLease : IAsyncDisposable
 
     /// <summary>The lease lapsed (once per lapse).</summary>
     public Action? Lapsed { get; set; }
-
-    public State Current
-    {
-        get { lock (_gate) return _state; }
-    }
 
     private readonly object _gate = new();
 
@@ -103,9 +104,6 @@ public sealed class InstanceLease : IAsyncDisposable
         _logger = logger;
         _time = time;
     }
-
-    /// <summary>When the last renewal Redis confirmed was sent (monotonic timestamp; 0 before the first).</summary>
-    public long RenewedSentAt => Interlocked.Read(ref _renewedSentAt);
 
     /// <summary>Registers now (start-up fails if Redis refuses), then renews every second.</summary>
     public async Task StartAsync()

@@ -39,9 +39,7 @@ public sealed class CallClaimer(
     private readonly IDatabase _db = redis.GetDatabase();
 
     /// <summary>1 when the member's lease has expired by Redis's clock (or it is not registered). ARGV: member.</summary>
-    public const string LapsedScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    public const string LapsedScript = InstanceLease.RedisNowMs + """
         local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
         if not score or tonumber(score) < now then return 1 end
         return 0

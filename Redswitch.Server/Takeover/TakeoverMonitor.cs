@@ -16,9 +16,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     /// By Redis's clock: the members whose lease expired, and the outbound addresses of the live ones, in member order
     /// (this instance left out of both). ARGV: this instance.
     /// </summary>
-    public const string LapsedScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    public const string LapsedScript = InstanceLease.RedisNowMs + """
         local lapsed, live = {}, {}
         for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)) do
           if m ~= ARGV[1] then lapsed[#lapsed + 1] = m end
@@ -33,9 +31,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         """;
 
     /// <summary>A lapsed member with no call left leaves the set, unless it renewed meanwhile. ARGV: member.</summary>
-    public const string ForgetScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    public const string ForgetScript = InstanceLease.RedisNowMs + """
         local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
         if score and tonumber(score) < now then
           redis.call('HDEL', KEYS[2], ARGV[1])
