@@ -10,6 +10,8 @@ namespace Redswitch.Calls;
 public static class CallState
 {
     public const string Owner = "owner";
+    /// <summary>The owner of a call its instance let go of for a peer to claim at once (SPEC §8.1 "Release").</summary>
+    public const string Released = "released";
     public const string Epoch = "epoch";
     /// <summary>The FreeSWITCH node's ESL address, and its Core-UUID when the call was placed.</summary>
     public const string Node = "node";

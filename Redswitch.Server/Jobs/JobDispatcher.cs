@@ -306,13 +306,7 @@ public sealed class JobDispatcher
             return;
         }
         foreach (var (field, value) in state) lane.Confirm(field, value);
-        queue.OnMessage(m =>
-        {
-            var payload = (string)m.Message!;
-            lane.Hear(payload); // our own events come back here too: proof they went out
-            try { owner.OnControl(payload); }
-            catch (Exception e) { _logger.LogError(e, "control message for {DialId} failed", job.DialId); }
-        });
+        CallChannel.Route(queue, job.DialId, () => lane, () => owner, _logger);
         var started = owner.Start(settlement =>
         {
             if (settlement == JobSettlement.Done)

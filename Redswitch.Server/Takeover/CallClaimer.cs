@@ -62,7 +62,7 @@ public sealed class CallClaimer(
             if (registry.ByUuid(uuid) is { } mine) return mine;
             var holder = (string?)await _db.HashGetAsync(RedisKeys.CallState(dialId), CallState.Owner).ConfigureAwait(false);
             if (holder is null || holder == keys.InstanceId) return registry.ByUuid(uuid);
-            var lapsed = holder == "released" ||
+            var lapsed = holder == CallState.Released ||
                          (long)await _db.ScriptEvaluateAsync(LapsedScript, [RedisKeys.Instances], [holder]).ConfigureAwait(false) == 1;
             if (lapsed)
             {
@@ -86,7 +86,7 @@ public sealed class CallClaimer(
         indexOf ??= from;
         if (registry.Contains(dialId)) return ClaimResult.NotOurs;
         var before = ToDictionary(await _db.HashGetAllAsync(RedisKeys.CallState(dialId)).ConfigureAwait(false));
-        if (!before.TryGetValue(CallState.Owner, out var holder) || holder != from && holder != "released")
+        if (!before.TryGetValue(CallState.Owner, out var holder) || holder != from && holder != CallState.Released)
         {
             // Gone (its grace ended) or held by someone else: the index entry is a leftover.
             await _db.SetRemoveAsync(RedisKeys.Owned(indexOf), dialId).ConfigureAwait(false);
@@ -98,13 +98,7 @@ public sealed class CallClaimer(
         CallOwner? owner = null;
         OutboxLane? lane = null;
         var queue = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(dialId)).ConfigureAwait(false);
-        queue.OnMessage(m =>
-        {
-            var payload = (string)m.Message!;
-            lane?.Hear(payload);
-            try { owner?.OnControl(payload); }
-            catch (Exception e) { logger.LogError(e, "control message for {DialId} failed", dialId); }
-        });
+        CallChannel.Route(queue, dialId, () => lane, () => owner, logger);
         try
         {
             if (!await _db.SetMoveAsync(RedisKeys.Owned(indexOf), RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false))
