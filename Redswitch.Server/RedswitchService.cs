@@ -20,11 +20,13 @@ namespace Redswitch.Server;
 public sealed class StartupException(string message) : Exception(message);
 
 /// <summary>
-/// The service: Redis connections, inbound links, outbound server, job dispatcher. Stopping (SIGTERM)
-/// drains per SPEC §8: no new job at once, live calls served until they end or DRAIN_TIMEOUT, then
-/// hung up with MANAGER_REQUEST.
+/// The service: Redis connections, inbound links, outbound server, job dispatcher. Stopping (SIGTERM) drains per SPEC §8:
+/// no new job at once; with DRAIN_MODE=handoff and a live peer every call is handed to a peer as soon as it is bridged
+/// (<see cref="HandoffDrain"/>); otherwise live calls are served until they end or DRAIN_TIMEOUT, then hung up with
+/// MANAGER_REQUEST. The drain runs in <see cref="StoppingAsync"/>, before the host stops the HTTP server, so /metrics
+/// and /readyz ("draining") answer until the process exits.
 /// </summary>
-public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics metrics, ILoggerFactory loggers) : IHostedService
+public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics metrics, ILoggerFactory loggers) : IHostedLifecycleService
 {
     private readonly ILogger _logger = loggers.CreateLogger("Redswitch");
     private readonly CallRegistry _registry = new();
@@ -38,7 +40,10 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     private RedisOutbox? _outbox;
     private InstanceLease? _lease;
     private TakeoverMonitor? _takeover;
+    private HandoffDrain? _handoff;
     private volatile bool _started;
+    private volatile bool _draining;
+    private Task? _stop;
 
     public CallRegistry Registry => _registry;
     public LinkPool? Links => _links;
@@ -51,7 +56,8 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     public bool Ready => NotReadyReason is null;
 
     public string? NotReadyReason =>
-        !_started ? "starting"
+        _draining ? "draining"
+        : !_started ? "starting"
         : _redis is not { IsConnected: true } ? "Redis not reachable"
         : _links is not { AnyUp: true } ? "no FreeSWITCH node authenticated"
         : null;
@@ -97,10 +103,11 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         var keys = new RedisKeys(options.JobList, InstanceId);
         _outbox = new RedisOutbox(_redis, keys, options.RedisOutboxLimit, metrics, loggers.CreateLogger("Redswitch.Redis"), TimeProvider.System);
         await _outbox.StartAsync().ConfigureAwait(false);
-        var publisher = new CallPublisher(_outbox);
+        var publisher = new CallPublisher(_outbox, InstanceId);
         _lease = new InstanceLease(_redis, _outbox, InstanceId, TimeSpan.FromSeconds(options.InstanceLeaseSeconds), loggers.CreateLogger("Redswitch.Redis"),
             TimeProvider.System, Advertise);
         TakeoverMonitor? takeover = null;
+        var handoff = _handoff = new HandoffDrain(_redis, _registry, InstanceId, loggers.CreateLogger("Redswitch"));
         var advertise = Advertise;
         var lease = _lease;
         var settings = new CallSettings(TimeSpan.FromSeconds(options.RingTimeoutSeconds), options.SocketConnectTimeout, options.SocketLinger,
@@ -109,6 +116,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
             TimeProvider.System, InstanceId)
         {
             LeaseLapsed = () => lease.InDoubt,
+            HandingOff = () => handoff.Active,
             // Live peers after this instance: a caller who answers after it died still reaches someone (SPEC §8.1).
             SocketHosts = () => takeover is null ? advertise : SocketHosts.List(advertise, takeover.PeerSockets),
         };
@@ -135,7 +143,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         catch (TimeoutException) { }
         // An earlier run of this INSTANCE_ID left calls: resumed before the instance reports ready (SPEC §8.1).
         await _takeover.ResumeOwnAsync().ConfigureAwait(false);
-        _takeover.Start();
+        await _takeover.StartAsync().ConfigureAwait(false);
         await _dispatcher.StartAsync().ConfigureAwait(false);
         _started = true;
 
@@ -145,27 +153,81 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
             _links.AnyUp ? "connected" : "not connected yet (jobs wait in Redis)");
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>SIGTERM: the drain and the whole stop, while the HTTP server still answers (the host stops it afterwards).</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) => StopOnce();
+
+    public Task StopAsync(CancellationToken cancellationToken) => StopOnce();
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private Task StopOnce()
     {
+        lock (_registry) return _stop ??= StopCoreAsync();
+    }
+
+    private async Task DrainAsync()
+    {
+        _draining = true;
         var sw = Stopwatch.StartNew();
+        // A draining instance claims nothing more.
         if (_takeover is not null) await _takeover.DisposeAsync().ConfigureAwait(false);
-        if (_dispatcher is not null)
+        if (_dispatcher is null) return;
+        var deadline = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
+        bool TimeUp() => sw.Elapsed >= deadline;
+        var jobsStopped = _dispatcher.StopTakingAsync();
+        var peers = options.DrainMode == DrainMode.Handoff && _handoff is not null ? await _handoff.AnnounceAsync().ConfigureAwait(false) : 0;
+        if (peers > 0)
         {
-            _logger.LogInformation("stopping: no new jobs; {Live} live call(s) to drain (up to {Seconds} s)", _registry.Live, options.DrainTimeoutSeconds);
-            await _dispatcher.StopTakingAsync().ConfigureAwait(false);
-            var deadline = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
-            while (_registry.Live > 0 && sw.Elapsed < deadline) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            _logger.LogInformation("stopping: no new jobs; handing {Calls} call(s) off to {Peers} live peer(s); calls being set up are served for up to {Seconds} s",
+                _registry.Count, peers, options.DrainTimeoutSeconds);
+            var before = metrics.CallsReleased.Value;
+            await _handoff!.RunAsync(jobsStopped, TimeUp).ConfigureAwait(false);
+            await jobsStopped.ConfigureAwait(false);
             if (_registry.Live > 0)
             {
-                _logger.LogWarning("drain timeout: hanging up {Live} call(s) with MANAGER_REQUEST", _registry.Live);
-                var live = _registry.All.ToList();
-                foreach (var owner in live) owner.HangupForShutdown();
-                var grace = Stopwatch.StartNew();
-                while (_registry.Live > 0 && grace.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
-                foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
+                await HangUpWhatIsLeftAsync().ConfigureAwait(false);
+                // Their grace is handed over too: late control messages still get their failure from a peer.
+                await _handoff.ReleaseEndedAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
-            // Nobody answers for this instance's ended calls once it is gone: their grace ends with it.
-            foreach (var owner in _registry.All.ToList()) owner.EndGrace();
+            _logger.LogInformation("handed off {Released} call(s) in {Seconds:F1} s{Left}", metrics.CallsReleased.Value - before, sw.Elapsed.TotalSeconds,
+                _registry.Count > 0 ? $"; {_registry.Count} not confirmed by Redis (a peer claims them once this instance's lease has ended)" : "");
+        }
+        else
+        {
+            _logger.LogInformation("stopping: no new jobs; {Live} live call(s) to drain (up to {Seconds} s){Why}", _registry.Live, options.DrainTimeoutSeconds,
+                options.DrainMode == DrainMode.Hangup ? "" : "; no live peer to hand them to");
+            await jobsStopped.ConfigureAwait(false);
+            while (_registry.Live > 0 && !TimeUp()) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            if (_registry.Live > 0) await HangUpWhatIsLeftAsync().ConfigureAwait(false);
+        }
+        // Nobody answers for this instance's ended calls once it is gone: their grace ends with it.
+        foreach (var owner in _registry.All.ToList()) owner.EndGrace();
+    }
+
+    /// <summary>DRAIN_TIMEOUT passed: what is still live is hung up with MANAGER_REQUEST (every side still ends with its hangup-event).</summary>
+    private async Task HangUpWhatIsLeftAsync()
+    {
+        _logger.LogWarning("drain timeout: hanging up {Live} call(s) with MANAGER_REQUEST", _registry.Live);
+        var live = _registry.All.ToList();
+        foreach (var owner in live) owner.HangupForShutdown();
+        var grace = Stopwatch.StartNew();
+        while (_registry.Live > 0 && grace.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+        foreach (var owner in live) owner.ForceEnd("MANAGER_REQUEST");
+    }
+
+    private async Task StopCoreAsync()
+    {
+        var sw = Stopwatch.StartNew();
+        await DrainAsync().ConfigureAwait(false);
+        // The calls' last writes (hangup-events of the drain, releases, deletes at the end of the grace) reach Redis
+        // before the instance leaves, if Redis is there: what the index set still holds then is left for a peer.
+        if (_outbox is not null) await _outbox.FlushAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+        if (_dispatcher is not null)
+        {
             await Bounded(_dispatcher.RemoveHeartbeatAsync(), "removing the heartbeat").ConfigureAwait(false);
             if (_lease is not null) await Bounded(_lease.DisposeAsync().AsTask(), "leaving the instances set").ConfigureAwait(false);
         }
@@ -174,8 +236,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         if (_outbound is not null) await Bounded(_outbound.DisposeAsync().AsTask(), "closing the outbound server").ConfigureAwait(false);
         if (_outbox is not null)
         {
-            // The calls' last writes (hangup-events of the drain) reach Redis before it closes, if it is there.
-            await _outbox.FlushAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+            await _outbox.FlushAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             if (_outbox.Waiting > 0) _logger.LogWarning("stopping: {Waiting} Redis write(s) still in the outbox are lost (Redis unreachable)", _outbox.Waiting);
             await _outbox.DisposeAsync().ConfigureAwait(false);
         }

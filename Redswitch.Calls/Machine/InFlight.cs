@@ -32,4 +32,10 @@ internal sealed class InFlight<T>
     }
 
     public void Clear() => _items = null;
+
+    public bool All(Func<T, bool> predicate)
+    {
+        foreach (var (_, value) in _items ?? []) if (!predicate(value)) return false;
+        return true;
+    }
 }

@@ -60,6 +60,8 @@ public sealed partial class CallOwner : ICallEffects
         Acting,
         /// <summary>The lease is in doubt: inputs wait, nothing goes to FreeSWITCH or Redis.</summary>
         Suspended,
+        /// <summary>Let go of for a peer (SPEC §8.1 "Release"): everything is ignored; the release is on its way to Redis.</summary>
+        Released,
         /// <summary>Another instance owns the call: everything is ignored.</summary>
         Forgotten,
     }
@@ -234,28 +236,73 @@ public sealed partial class CallOwner : ICallEffects
         lock (_gate)
         {
             if (_hold == Hold.Forgotten) return;
+            if (_hold != Hold.Released) LetGo();
             _hold = Hold.Forgotten;
-            _held = null;
-            _inbox = null;
-            foreach (var slot in _timers ?? []) slot.Timer?.Dispose();
-            _timers = null;
-            foreach (var uuid in _claimed)
-            {
-                if (ReferenceEquals(_ctx.Registry.ByUuid(uuid), this)) _ctx.Registry.RemoveUuid(uuid);
-                _link.Unfollow(uuid);
-            }
-            _claimed.Clear();
-            foreach (var job in _jobIds ?? []) _link.ForgetJob(job);
-            _jobIds = null;
-            if (!_machine.IsEnded)
-            {
-                _ctx.Registry.MarkEnded();
-                _link.CallEnded();
-            }
-            _socket?.Close();
-            _ctx.Registry.Remove(this);
-            _endedTcs.TrySetResult();
         }
+        Gone();
+    }
+
+    /// <summary>
+    /// Graceful stop with a live peer (SPEC §8.1 "Release"): once the call can change hands (<see cref="CallMachine.CanHandOff"/>,
+    /// no timer but the grace's running), stop acting on it — socket closed, legs no longer followed here — and
+    /// compare-and-set its owner to <c>released</c> behind its earlier writes; a peer claims it at once. False when it
+    /// cannot be let go of yet (it is tried again after each of its inputs while the instance hands off).
+    /// </summary>
+    public bool TryHandOff()
+    {
+        lock (_gate)
+        {
+            if (_hold != Hold.Acting || _handling || !_machine.CanHandOff) return false;
+            foreach (var slot in _timers ?? [])
+                if (slot.Name.Kind is not (TimerKind.Release or TimerKind.SocketLinger)) return false; // mid-step
+            _hold = Hold.Released;
+            LetGo();
+            Log(CallLogLevel.Debug, "released for a peer to claim");
+        }
+        _ctx.Publisher.Release(DialId, OnReleased);
+        return true;
+    }
+
+    /// <summary>Redis has the release: the call is no longer this instance's.</summary>
+    private void OnReleased()
+    {
+        lock (_gate)
+        {
+            if (_hold != Hold.Released) return;
+            _hold = Hold.Forgotten;
+        }
+        _ctx.Metrics.CallsReleased.Inc();
+        Gone();
+    }
+
+    /// <summary>Drops what the call holds in this process: timers, held inputs, its uuids and filters, its socket.</summary>
+    private void LetGo()
+    {
+        _held = null;
+        _inbox = null;
+        foreach (var slot in _timers ?? []) slot.Timer?.Dispose();
+        _timers = null;
+        foreach (var uuid in _claimed)
+        {
+            if (ReferenceEquals(_ctx.Registry.ByUuid(uuid), this)) _ctx.Registry.RemoveUuid(uuid);
+            _link.Unfollow(uuid);
+        }
+        _claimed.Clear();
+        foreach (var job in _jobIds ?? []) _link.ForgetJob(job);
+        _jobIds = null;
+        if (!_machine.IsEnded)
+        {
+            _ctx.Registry.MarkEnded();
+            _link.CallEnded();
+        }
+        // A bridged call's legs stay up without it (the bridge runs on; esl-captures/socket-drop).
+        _socket?.Close();
+    }
+
+    private void Gone()
+    {
+        _ctx.Registry.Remove(this);
+        _endedTcs.TrySetResult();
         _ = _unsubscribe();
     }
 
@@ -263,7 +310,7 @@ public sealed partial class CallOwner : ICallEffects
     {
         lock (_gate)
         {
-            if (_hold == Hold.Forgotten) return;
+            if (_hold is Hold.Forgotten or Hold.Released) return;
             // Checked on every input, by the clock: a process that was paused acts on nothing it finds on waking.
             if (_hold == Hold.Suspended || _ctx.LeaseLapsed())
             {
@@ -292,6 +339,7 @@ public sealed partial class CallOwner : ICallEffects
                 } while (_inbox is not null && _inbox.TryDequeue(out next));
             }
             finally { _handling = false; }
+            if (_ctx.HandingOff()) TryHandOff();
         }
     }
 

@@ -11,6 +11,15 @@ public sealed record EslNode(string Host, int Port)
     public override string ToString() => $"{Host}:{Port}";
 }
 
+/// <summary>SPEC §2 <c>DRAIN_MODE</c>.</summary>
+public enum DrainMode
+{
+    /// <summary>Live calls are released for a live peer to claim; nothing is hung up (SPEC §8.1 "Release").</summary>
+    Handoff,
+    /// <summary>Live calls are served until they end or DRAIN_TIMEOUT, then hung up with MANAGER_REQUEST.</summary>
+    Hangup,
+}
+
 /// <summary>Every setting of SPEC §2, read from the environment and validated at start.</summary>
 public sealed class RedswitchOptions
 {
@@ -37,6 +46,8 @@ public sealed class RedswitchOptions
     /// <summary>Null means "host name - outbound port", filled in once the port is bound.</summary>
     public string? InstanceId { get; init; }
     public int DrainTimeoutSeconds { get; init; } = 30;
+    /// <summary>What a stopping instance does with its live calls (SPEC §8 "Graceful stop").</summary>
+    public DrainMode DrainMode { get; init; } = DrainMode.Handoff;
     /// <summary>Seconds an instance's lease in <c>{redswitch}.instances</c> lives (renewed every second; SPEC §8.1).</summary>
     public int InstanceLeaseSeconds { get; init; } = 6;
     public bool LogJson { get; init; }
@@ -59,7 +70,7 @@ public sealed class RedswitchOptions
         "ESL_URL", "ESL_PORT", "ESL_PASSWORD", "PUBSUB_REDIS_URL", "PUBSUB_REDIS_TIMEOUT", "OUTBOUND_LISTEN",
         "OUTBOUND_ADVERTISE", "OUTBOUND_ALLOW", "JOB_LIST", "DIAL_TEMPLATE", "SIP_URI_TEMPLATE", "RING_TIMEOUT",
         "JOB_MAX_AGE", "METRICS_LISTEN", "INSTANCE_ID", "DRAIN_TIMEOUT", "LOG_FORMAT", "LOG_PHONE_NUMBERS",
-        "REDIS_OUTBOX_LIMIT", "INSTANCE_LEASE",
+        "REDIS_OUTBOX_LIMIT", "INSTANCE_LEASE", "DRAIN_MODE",
     ];
 
     public static RedswitchOptions FromEnvironment(out List<string> errors)
@@ -165,6 +176,8 @@ public sealed class RedswitchOptions
             errs.Add($"INSTANCE_ID={Show(instance)}: only letters, digits and _ - : . are allowed");
         var drain = Int("DRAIN_TIMEOUT", 30, 0, 86400);
         var lease = Int("INSTANCE_LEASE", 6, 2, 3600);
+        var drainModeText = (Get("DRAIN_MODE") ?? "handoff").ToLowerInvariant();
+        if (drainModeText is not ("handoff" or "hangup")) errs.Add($"DRAIN_MODE={Show(drainModeText)}: must be handoff or hangup");
 
         var logFormat = (Get("LOG_FORMAT") ?? "text").ToLowerInvariant();
         if (logFormat is not ("text" or "json")) errs.Add($"LOG_FORMAT={Show(logFormat)}: must be text or json");
@@ -191,6 +204,7 @@ public sealed class RedswitchOptions
             MetricsListen = metrics,
             InstanceId = instance,
             DrainTimeoutSeconds = drain,
+            DrainMode = drainModeText == "hangup" ? DrainMode.Hangup : DrainMode.Handoff,
             InstanceLeaseSeconds = lease,
             LogJson = logFormat == "json",
             LogPhoneNumbers = logPhones is "true" or "1" or "yes",

@@ -27,6 +27,8 @@ public sealed class RedswitchMetrics
     public Gauge OutboxMessages { get; }
     public Counter OutboxDropped { get; }
     public Counter CallsTakenOver { get; }
+    public Counter CallsReleased { get; }
+    public Histogram HandoffTime { get; }
 
     public RedswitchMetrics()
     {
@@ -38,6 +40,9 @@ public sealed class RedswitchMetrics
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
         CallsLive = f.CreateGauge("redswitch_calls_live", "Calls this instance owns now.");
         CallsTakenOver = f.CreateCounter("redswitch_calls_taken_over_total", "Calls this instance took over from a lapsed owner (or from its own earlier run).");
+        CallsReleased = f.CreateCounter("redswitch_calls_released_total", "Calls this instance released to its peers while draining (DRAIN_MODE=handoff).");
+        HandoffTime = f.CreateHistogram("redswitch_handoff_seconds", "A released call's release to its claim by this instance, by Redis's clock.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
         CallsByResult = f.CreateCounter("redswitch_calls_total", "Finished calls by result.", "result");
         HangupsByCause = f.CreateCounter("redswitch_hangups_total", "hangup-events published by side and cause.", "side", "cause");
         ControlMessages = f.CreateCounter("redswitch_control_messages_total", "Control messages by type and result.", "type", "result");

@@ -19,6 +19,8 @@ public interface ICallPublisher
     /// <summary>Fields of the call's state hash (SPEC §8.1); null values are left out.</summary>
     void SaveState(string dialId, params (string Field, string? Value)[] fields);
     void DeleteState(string dialId);
+    /// <summary>The call released for a peer (SPEC §8.1 "Release"), behind its earlier writes; <paramref name="released"/> once Redis has it.</summary>
+    void Release(string dialId, Action released);
 
     /// <summary>call-start: the user's history reset, PUBLISH, the history's first entry.</summary>
     void Start(string dialId, string orgId, string userId, string json);
@@ -29,7 +31,7 @@ public interface ICallPublisher
     void SideEvent(string dialId, string orgId, string userId, int side, bool active, string json);
 }
 
-public sealed class CallPublisher(RedisOutbox outbox) : ICallPublisher
+public sealed class CallPublisher(RedisOutbox outbox, string instanceId) : ICallPublisher
 {
     public void Start(string dialId, string orgId, string userId, string json) =>
         outbox.Lane(dialId).Enqueue(new CallEventWrite(dialId, orgId, userId, json, resetsHistory: true, ActiveChange.None, 0, CallState.Started));
@@ -54,4 +56,6 @@ public sealed class CallPublisher(RedisOutbox outbox) : ICallPublisher
     }
 
     public void DeleteState(string dialId) => outbox.Lane(dialId).Enqueue(new StateDelete(dialId));
+
+    public void Release(string dialId, Action released) => outbox.Lane(dialId).Enqueue(new StateRelease(dialId, instanceId, released));
 }

@@ -31,6 +31,24 @@ public sealed class InstanceLease : IAsyncDisposable
 
     public static RedisKey[] RenewKeys => [RedisKeys.Instances, RedisKeys.Sockets];
 
+    /// <summary>
+    /// Leaving at a graceful stop: out of the socket hosts and the draining set, and out of the instances — unless calls
+    /// are still in its index set (released ones no peer has claimed yet, or ones a Redis failure kept): then its lease
+    /// ends now instead (score 0), so peers claim what is left at their next checks. ARGV: member.
+    /// </summary>
+    public const string LeaveScript = """
+        redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('SREM', KEYS[3], ARGV[1])
+        if redis.call('SCARD', KEYS[4]) > 0 then
+          redis.call('ZADD', KEYS[1], 0, ARGV[1])
+          return 1
+        end
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        return 0
+        """;
+
+    public static RedisKey[] LeaveKeys(string instanceId) => [RedisKeys.Instances, RedisKeys.Sockets, RedisKeys.Draining, RedisKeys.Owned(instanceId)];
+
     private readonly IDatabase _db;
     private readonly RedisOutbox _outbox;
     private readonly string _instanceId;
@@ -108,6 +126,8 @@ public sealed class InstanceLease : IAsyncDisposable
     /// <summary>Registers now (start-up fails if Redis refuses), then renews every second.</summary>
     public async Task StartAsync()
     {
+        // An earlier run of this INSTANCE_ID that died draining is not draining now.
+        await _db.SetRemoveAsync(RedisKeys.Draining, _instanceId).ConfigureAwait(false);
         await RenewAsync(_db).ConfigureAwait(false);
         Interlocked.Exchange(ref _heldSince, _time.GetTimestamp());
         _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
@@ -175,13 +195,14 @@ public sealed class InstanceLease : IAsyncDisposable
         Interlocked.Exchange(ref _renewedSentAt, sent);
     }
 
-    /// <summary>Stops renewing and leaves the set (a stopped instance is not live).</summary>
+    /// <summary>Stops renewing and leaves the set (a stopped instance is not live); see <see cref="LeaveScript"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(_db.SortedSetRemoveAsync(RedisKeys.Instances, _instanceId), _db.HashDeleteAsync(RedisKeys.Sockets, _instanceId)).ConfigureAwait(false);
+            var left = (long)await _db.ScriptEvaluateAsync(LeaveScript, LeaveKeys(_instanceId), [_instanceId]).ConfigureAwait(false);
+            if (left == 1) _logger.LogInformation("stopping: calls remain in {Key}; lease ended now so that peers claim them", RedisKeys.Owned(_instanceId));
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {

@@ -17,6 +17,12 @@ public sealed class RedisKeys(string jobList, string instanceId)
     /// <summary>Each instance's outbound address (OUTBOUND_ADVERTISE), by INSTANCE_ID: where a peer's caller may reach it.</summary>
     public const string Sockets = "{redswitch}.sockets";
 
+    /// <summary>Instances draining (SPEC §8 "Graceful stop"): still live, but neither a peer to hand calls to nor a socket host.</summary>
+    public const string Draining = "{redswitch}.draining";
+
+    /// <summary>Pub/Sub channel of hand-offs (SPEC §8.1 "Release"): "&lt;instance&gt; &lt;dial_id&gt;" for each call released.</summary>
+    public const string Handoff = "{redswitch}.handoff";
+
     /// <summary>The dial_ids an instance owns (SPEC §8.1): found here, decided by each call's hash.</summary>
     public static string Owned(string instanceId) => $"{{redswitch}}.owned.{instanceId}";
 

@@ -81,11 +81,14 @@ public sealed class CallClaimer(
     /// <param name="from">The instance whose lease lapsed (or this one, for its own earlier run).</param>
     /// <param name="indexOf">Whose index set names the call now: <paramref name="from"/>'s, or this instance's when an
     /// earlier attempt moved it and then failed (Redis went away between the two steps).</param>
-    public async Task<ClaimResult> ClaimAsync(string dialId, string from, string? indexOf = null)
+    /// <param name="released">A hand-off (SPEC §8.1 "Release"): <paramref name="from"/> is alive and draining, so only a
+    /// call it released is taken.</param>
+    public async Task<ClaimResult> ClaimAsync(string dialId, string from, string? indexOf = null, bool released = false)
     {
         indexOf ??= from;
         if (registry.Contains(dialId)) return ClaimResult.NotOurs;
         var before = ToDictionary(await _db.HashGetAllAsync(RedisKeys.CallState(dialId)).ConfigureAwait(false));
+        if (released && before.GetValueOrDefault(CallState.Owner) != CallState.Released) return ClaimResult.NotOurs; // claimed already, or gone
         if (!before.TryGetValue(CallState.Owner, out var holder) || holder != from && holder != CallState.Released)
         {
             // Gone (its grace ended) or held by someone else: the index entry is a leftover.
@@ -109,6 +112,7 @@ public sealed class CallClaimer(
             var claimed = (RedisResult[]?)await _db.ScriptEvaluateAsync(Redis.Outbox.OutboxScripts.Claim, Redis.Outbox.OutboxScripts.StateKeys(dialId),
                 [from, keys.InstanceId]).ConfigureAwait(false);
             var fields = Pairs(claimed);
+            var handoffMs = fields.Remove(HandoffMs, out var ms) ? Number(ms) : (long?)null;
             if (fields.Count == 0)
             {
                 await _db.SetRemoveAsync(RedisKeys.Owned(keys.InstanceId), dialId).ConfigureAwait(false);
@@ -148,9 +152,11 @@ public sealed class CallClaimer(
                 graceLeft = TimeSpan.FromMilliseconds(Math.Max(0, left));
             }
             metrics.CallsTakenOver.Inc();
+            if (handoffMs is { } handoff) metrics.HandoffTime.Observe(handoff / 1000.0);
             using (logger.BeginScope(new DialScope(dialId)))
-                logger.LogInformation("took over the call from {From} at epoch {Epoch} ({State}{Restarted})", from, epoch,
-                    snapshot.EndedAt is null ? "live" : "ended, in its grace", found.Restarted ? "; its FreeSWITCH node restarted" : "");
+                logger.LogInformation("took over the call from {From} at epoch {Epoch} ({State}{Restarted}{Handoff})", from, epoch,
+                    snapshot.EndedAt is null ? "live" : "ended, in its grace", found.Restarted ? "; its FreeSWITCH node restarted" : "",
+                    handoffMs is { } h ? $"; released {h} ms before" : "");
             owner.Resume(found.Restarted, graceLeft);
             return ClaimResult.Claimed;
         }
@@ -180,8 +186,12 @@ public sealed class CallClaimer(
         return null;
     }
 
-    private static long Number(Dictionary<string, string> f, string name) =>
-        f.TryGetValue(name, out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+    /// <summary>What the claim script adds for a released call: ms since its release (not a field of the hash).</summary>
+    private const string HandoffMs = "handoff_ms";
+
+    private static long Number(Dictionary<string, string> f, string name) => f.TryGetValue(name, out var v) ? Number(v) : 0;
+
+    private static long Number(string v) => long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     private static Dictionary<string, string> ToDictionary(HashEntry[] entries)
     {

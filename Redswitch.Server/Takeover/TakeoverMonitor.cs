@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Redswitch.Server.Redis;
 using StackExchange.Redis;
@@ -13,8 +14,8 @@ namespace Redswitch.Server.Takeover;
 public sealed class TakeoverMonitor : IAsyncDisposable
 {
     /// <summary>
-    /// By Redis's clock: the members whose lease expired, and the outbound addresses of the live ones, in member order
-    /// (this instance left out of both). ARGV: this instance.
+    /// By Redis's clock: the members whose lease expired, and the outbound addresses of the live ones that are not
+    /// draining, in member order (this instance left out of both). ARGV: this instance.
     /// </summary>
     public const string LapsedScript = InstanceLease.RedisNowMs + """
         local lapsed, live = {}, {}
@@ -25,20 +26,23 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         table.sort(members)
         for _, m in ipairs(members) do
           local address = redis.call('HGET', KEYS[2], m)
-          if m ~= ARGV[1] and address then live[#live + 1] = address end
+          if m ~= ARGV[1] and address and redis.call('SISMEMBER', KEYS[3], m) == 0 then live[#live + 1] = address end
         end
         return {lapsed, live}
         """;
 
-    /// <summary>A lapsed member with no call left leaves the set, unless it renewed meanwhile. ARGV: member.</summary>
+    /// <summary>A lapsed member with no call left leaves the sets, unless it renewed meanwhile. ARGV: member.</summary>
     public const string ForgetScript = InstanceLease.RedisNowMs + """
         local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
         if score and tonumber(score) < now then
           redis.call('HDEL', KEYS[2], ARGV[1])
+          redis.call('SREM', KEYS[3], ARGV[1])
           return redis.call('ZREM', KEYS[1], ARGV[1])
         end
         return 0
         """;
+
+    public static RedisKey[] MonitorKeys => [RedisKeys.Instances, RedisKeys.Sockets, RedisKeys.Draining];
 
     private readonly IDatabase _db;
     private readonly CallClaimer _claimer;
@@ -51,12 +55,19 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     /// Calls to claim again: this instance's own leftovers that could not be resumed yet (no link to their node), and
     /// claims a Redis failure interrupted (by dial_id: the lapsed owner, and whose index set names the call now).
     /// </summary>
-    private readonly Dictionary<string, (string From, string IndexOf)> _retry = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string From, string IndexOf)> _retry = new(StringComparer.Ordinal);
+    private readonly IConnectionMultiplexer _redis;
     private ITimer? _timer;
     private int _running;
+    private ChannelMessageQueue? _handoffs;
+    /// <summary>Claims of released calls at a time: a peer draining a thousand calls does not get a thousand at once.</summary>
+    private readonly SemaphoreSlim _claiming = new(8);
+    private int _handoffClaims;
+    private volatile bool _stopped;
 
     public TakeoverMonitor(IConnectionMultiplexer redis, CallClaimer claimer, InstanceLease lease, string instanceId, ILogger logger, TimeProvider time)
     {
+        _redis = redis;
         _db = redis.GetDatabase();
         _claimer = claimer;
         _lease = lease;
@@ -80,7 +91,40 @@ public sealed class TakeoverMonitor : IAsyncDisposable
             _retry.Count > 0 ? $"; {_retry.Count} wait for their FreeSWITCH node or for Redis" : "");
     }
 
-    public void Start() => _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    /// <summary>Listens for calls released by draining peers, and looks for lapsed instances every second.</summary>
+    public async Task StartAsync()
+    {
+        _handoffs = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(RedisKeys.Handoff)).ConfigureAwait(false);
+        _handoffs.OnMessage(m => OnHandoff((string?)m.Message));
+        _timer = _time.CreateTimer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>"&lt;instance&gt; &lt;dial_id&gt;": a draining peer released the call (SPEC §8.1 "Release"); claimed at once.</summary>
+    private void OnHandoff(string? message)
+    {
+        var space = message?.IndexOf(' ') ?? -1;
+        if (_stopped || space <= 0) return;
+        var from = message![..space];
+        if (from == _instanceId) return;
+        Interlocked.Increment(ref _handoffClaims);
+        _ = ClaimReleasedAsync(from, message[(space + 1)..]);
+    }
+
+    private async Task ClaimReleasedAsync(string from, string dialId)
+    {
+        try
+        {
+            await _claiming.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                // Not while this instance's own footing is in doubt: the call stays released, and its owner's exit ends
+                // its lease, so the ordinary claim finds it then.
+                if (!_stopped && !_lease.InDoubt) await ClaimOneAsync(dialId, from, from, released: true).ConfigureAwait(false);
+            }
+            finally { _claiming.Release(); }
+        }
+        finally { Interlocked.Decrement(ref _handoffClaims); }
+    }
 
     private void Tick()
     {
@@ -104,7 +148,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         }
         foreach (var (dialId, (from, indexOf)) in _retry.ToList())
         {
-            _retry.Remove(dialId);
+            _retry.TryRemove(dialId, out _);
             await ClaimOneAsync(dialId, from, indexOf).ConfigureAwait(false);
         }
 
@@ -130,7 +174,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
 
     private async Task<HashSet<string>> LapsedAsync()
     {
-        var both = (RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, InstanceLease.RenewKeys, [_instanceId]).ConfigureAwait(false) ?? [];
+        var both = (RedisResult[]?)await _db.ScriptEvaluateAsync(LapsedScript, MonitorKeys, [_instanceId]).ConfigureAwait(false) ?? [];
         var lapsed = both.Length > 0 ? ((RedisResult[]?)both[0] ?? []).Select(r => (string)r!).ToHashSet(StringComparer.Ordinal) : [];
         if (both.Length > 1)
             Volatile.Write(ref _peerSockets, ((RedisResult[]?)both[1] ?? []).Select(r => (string)r!).Where(SocketHosts.IsAddress).Take(SocketHosts.MaxPeers).ToArray());
@@ -159,18 +203,19 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         if (claimed > 0) _logger.LogWarning("instance {Instance} lapsed: took over {Claimed} of its call(s)", instance, claimed);
         if (waiting == 0 && await _db.SetLengthAsync(RedisKeys.Owned(instance)).ConfigureAwait(false) == 0)
         {
-            await _db.ScriptEvaluateAsync(ForgetScript, InstanceLease.RenewKeys, [instance]).ConfigureAwait(false);
+            await _db.ScriptEvaluateAsync(ForgetScript, MonitorKeys, [instance]).ConfigureAwait(false);
             _seenLapsed.Remove(instance);
         }
     }
 
-    private async Task<ClaimResult> ClaimOneAsync(string dialId, string from, string indexOf)
+    private async Task<ClaimResult> ClaimOneAsync(string dialId, string from, string indexOf, bool released = false)
     {
         try
         {
-            var result = await _claimer.ClaimAsync(dialId, from, indexOf).ConfigureAwait(false);
-            // Own leftovers wait for their node here; a peer's stay in its index set, found again on the next check.
-            if (result == ClaimResult.NoLink && from == _instanceId) _retry[dialId] = (from, indexOf);
+            var result = await _claimer.ClaimAsync(dialId, from, indexOf, released).ConfigureAwait(false);
+            // Own leftovers and released calls wait for their node here; a lapsed peer's stay in its index set, found
+            // again on the next check.
+            if (result == ClaimResult.NoLink && (from == _instanceId || released)) _retry[dialId] = (from, indexOf);
             return result;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
@@ -188,9 +233,16 @@ public sealed class TakeoverMonitor : IAsyncDisposable
         catch (Exception e) when (e is RedisException or TimeoutException) { return true; } // SMOVE from ours to ours is harmless
     }
 
+    /// <summary>Claims nothing more (a draining instance takes no call): the timer and the hand-off channel stop, claims under way finish.</summary>
     public async ValueTask DisposeAsync()
     {
+        _stopped = true;
         if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
-        while (Volatile.Read(ref _running) == 1) await Task.Delay(20).ConfigureAwait(false);
+        if (_handoffs is not null)
+        {
+            try { await _handoffs.UnsubscribeAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is RedisException or TimeoutException) { /* stopping: the channel goes with the connection */ }
+        }
+        for (var i = 0; i < 500 && (Volatile.Read(ref _running) == 1 || Volatile.Read(ref _handoffClaims) > 0); i++) await Task.Delay(20).ConfigureAwait(false);
     }
 }

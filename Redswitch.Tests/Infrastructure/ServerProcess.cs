@@ -14,9 +14,6 @@ namespace Redswitch.Tests.Infrastructure;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
-    /// <summary>Settings that the options' name list may not (yet) hold but that must not leak in from the test host.</summary>
-    private static readonly string[] AlsoCleared = ["DRAIN_MODE", "INSTANCE_LEASE", "REDIS_OUTBOX_LIMIT"];
-
     private static readonly ConcurrentDictionary<ServerProcess, byte> Running = new();
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private static readonly HashSet<int> PortsHandedOut = [];
@@ -49,7 +46,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
-        foreach (var name in Redswitch.Server.Configuration.RedswitchOptions.Names.Concat(AlsoCleared)) psi.Environment.Remove(name);
+        foreach (var name in Redswitch.Server.Configuration.RedswitchOptions.Names) psi.Environment.Remove(name);
         foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
         _p = Process.Start(psi)!;
         Running.TryAdd(this, 0);
@@ -164,6 +161,21 @@ public sealed class ServerProcess : IAsyncDisposable
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
             return false;
+        }
+    }
+
+    /// <summary>GET of a path of the metrics endpoint: its status (0 when nothing answered) and body.</summary>
+    public async Task<(int Status, string Body)> GetAsync(string path, double seconds = 1)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+            using var r = await Http.GetAsync(new Uri(MetricsUri, path), cts.Token);
+            return ((int)r.StatusCode, await r.Content.ReadAsStringAsync(cts.Token));
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            return (0, e.Message);
         }
     }
 

@@ -63,6 +63,7 @@ public class ScriptSlotTests
             yield return ("RestoreState", OutboxScripts.RestoreState, OutboxScripts.StateKeys(d));
             yield return ("DeleteState", OutboxScripts.DeleteState, OutboxScripts.StateKeys(d));
             yield return ("Claim", OutboxScripts.Claim, OutboxScripts.StateKeys(d));
+            yield return ("Release", OutboxScripts.Release, OutboxScripts.StateKeys(d));
             foreach (var o in Orgs)
             foreach (var u in Users)
             {
@@ -95,12 +96,20 @@ public class ScriptSlotTests
         Assert.That(Slot(RedisKeys.Sockets), Is.EqualTo(Slot("redswitch")));
         // SMOVE between two instances' index sets (SPEC §8.1 "Claim") needs both in one slot.
         Assert.That(Slot(RedisKeys.Owned("inst-1")), Is.EqualTo(Slot(RedisKeys.Owned("host:8084"))).And.EqualTo(Slot(RedisKeys.Instances)));
+        Assert.That(Slot(RedisKeys.Draining), Is.EqualTo(Slot("redswitch")));
         foreach (var (script, keys) in new[]
                  {
-                     (InstanceLease.RenewScript, 2), (Redswitch.Server.Takeover.TakeoverMonitor.LapsedScript, 2),
-                     (Redswitch.Server.Takeover.TakeoverMonitor.ForgetScript, 2), (Redswitch.Server.Takeover.CallClaimer.LapsedScript, 1),
+                     (InstanceLease.RenewScript, InstanceLease.RenewKeys),
+                     (InstanceLease.LeaveScript, InstanceLease.LeaveKeys("host:8084")),
+                     (Redswitch.Server.Takeover.TakeoverMonitor.LapsedScript, Redswitch.Server.Takeover.TakeoverMonitor.MonitorKeys),
+                     (Redswitch.Server.Takeover.TakeoverMonitor.ForgetScript, Redswitch.Server.Takeover.TakeoverMonitor.MonitorKeys),
+                     (Redswitch.Server.Takeover.CallClaimer.LapsedScript, [RedisKeys.Instances]),
+                     (Redswitch.Server.Takeover.HandoffDrain.AnnounceScript, Redswitch.Server.Takeover.HandoffDrain.AnnounceKeys),
                  })
-            Assert.That(Regex.Matches(script, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max(), Is.EqualTo(keys), script);
+        {
+            Assert.That(Regex.Matches(script, @"KEYS\[(\d+)\]").Select(m => int.Parse(m.Groups[1].Value)).Max(), Is.EqualTo(keys.Length), script);
+            Assert.That(keys.Select(k => Slot(k!)).Distinct().Single(), Is.EqualTo(Slot("redswitch")), script);
+        }
     }
 
     [Test]

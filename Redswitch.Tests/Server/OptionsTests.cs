@@ -19,6 +19,7 @@ public class OptionsTests
         Assert.That(o.JobMaxAgeSeconds, Is.EqualTo(120));
         Assert.That(o.DrainTimeoutSeconds, Is.EqualTo(30));
         Assert.That(o.InstanceLeaseSeconds, Is.EqualTo(6));
+        Assert.That(o.DrainMode, Is.EqualTo(DrainMode.Handoff));
         Assert.That(o.RedisOutboxLimit, Is.EqualTo(100_000));
         Assert.That(o.OutboundListen.ToString(), Is.EqualTo("0.0.0.0:8084"));
         Assert.That(o.MetricsListen.ToString(), Is.EqualTo("0.0.0.0:9464"));
@@ -39,6 +40,17 @@ public class OptionsTests
         Assert.That(errors[0], Does.StartWith("INSTANCE_LEASE") | Does.StartWith("REDIS_OUTBOX_LIMIT"));
         Assert.That(errors.Any(e => e.StartsWith("INSTANCE_LEASE", StringComparison.Ordinal)), Is.True);
         Assert.That(errors.Any(e => e.StartsWith("REDIS_OUTBOX_LIMIT", StringComparison.Ordinal)), Is.True);
+    }
+
+    [Test]
+    public void DrainModeIsHandoffOrHangup()
+    {
+        Assert.That(Parse(out var errors, ("DRAIN_MODE", "HangUp")).DrainMode, Is.EqualTo(DrainMode.Hangup));
+        Assert.That(errors, Is.Empty);
+        Assert.That(Parse(out errors, ("DRAIN_MODE", "handoff")).DrainMode, Is.EqualTo(DrainMode.Handoff));
+        Assert.That(errors, Is.Empty);
+        Parse(out errors, ("DRAIN_MODE", "wait"));
+        Assert.That(errors, Is.EqualTo(new[] { "DRAIN_MODE=\"wait\": must be handoff or hangup" }));
     }
 
     [Test]

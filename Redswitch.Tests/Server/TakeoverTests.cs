@@ -999,11 +999,12 @@ public partial class TakeoverTests
 
         // ------------------------------------------------------------------ processes
 
-        public async Task<ServerProcess> StartInstanceAsync(string tag)
-        {
-            var name = $"{tag}{Interlocked.Increment(ref _seq)}";
-            return await StartProcessAsync(ServerProcess.InstanceEnvironment(Sim.Port, Redis.Port, name, Lease));
-        }
+        public async Task<ServerProcess> StartInstanceAsync(string tag, IReadOnlyDictionary<string, string>? extra = null) =>
+            await StartNamedAsync($"{tag}{Interlocked.Increment(ref _seq)}", extra);
+
+        /// <summary>An instance with this INSTANCE_ID (a restart keeps its name, as a StatefulSet's pod does).</summary>
+        public async Task<ServerProcess> StartNamedAsync(string name, IReadOnlyDictionary<string, string>? extra = null) =>
+            await StartProcessAsync(ServerProcess.InstanceEnvironment(Sim.Port, Redis.Port, name, Lease, extra: extra));
 
         public async Task<ServerProcess> StartProcessAsync(Dictionary<string, string> env)
         {

@@ -67,7 +67,8 @@ public sealed class OutboxLane
     internal Dictionary<string, string>? Fields;
     internal int ActiveSides;
     internal bool JobSettled;
-    internal bool StateDeleted;
+    /// <summary>The call is over for this instance in Redis: its state deleted at the end of its grace, or released to a peer.</summary>
+    internal bool Finished;
 
     /// <summary>A field of the state hash Redis confirmed (written back after Redis lost its data).</summary>
     internal void Confirm(string field, string value) => (Fields ??= new Dictionary<string, string>(StringComparer.Ordinal))[field] = value;
@@ -187,7 +188,7 @@ public sealed class OutboxLane
     /// </summary>
     internal Task WriteBackAsync(IDatabase db, RedisKeys keys)
     {
-        if (DialId is null || StateDeleted || IsFenced) return Task.CompletedTask;
+        if (DialId is null || Finished || IsFenced) return Task.CompletedTask;
         var writes = new List<Task>(4);
         lock (_queue)
         {

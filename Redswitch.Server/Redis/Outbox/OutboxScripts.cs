@@ -111,16 +111,38 @@ public static class OutboxScripts
         """;
 
     /// <summary>
-    /// A take-over (SPEC §8.1 "Claim"): compare-and-set of (owner, epoch+1) on the hash, only while it is still held
-    /// by the lapsed owner ARGV[1] (or was released by it). Returns the whole hash as it now is, or an empty array
-    /// when someone else holds it or it is gone. ARGV: lapsed owner, new owner.
+    /// The hand-off (SPEC §8.1 "Release"): the owner lets go of the call — owner <c>released</c>, with Redis's time in
+    /// <c>released_at</c> — and tells the peers on <see cref="RedisKeys.Handoff"/> (message "&lt;owner&gt; &lt;dial_id&gt;"), so
+    /// one claims it at once. Fenced (-1) like every write of the owner; 2 when it was released already (a retry).
+    /// ARGV: owner, epoch, channel, message.
     /// </summary>
-    public const string Claim = """
+    public const string Release = Fence + Redis.InstanceLease.RedisNowMs + """
+        if redis.call('HGET', KEYS[1], 'owner') == 'released' then return 2 end
+        if fenced(1, 2) then return -1 end
+        redis.call('HSET', KEYS[1], 'owner', 'released', 'released_at', now)
+        redis.call('PUBLISH', ARGV[3], ARGV[4])
+        return 1
+        """;
+
+    /// <summary>
+    /// A take-over (SPEC §8.1 "Claim"): compare-and-set of (owner, epoch+1) on the hash, only while it is still held
+    /// by the lapsed owner ARGV[1] (or was released by it). Returns the whole hash as it now is — for a released call
+    /// followed by <c>handoff_ms</c> and the time since the release by Redis's clock — or an empty array when someone
+    /// else holds it or it is gone. ARGV: lapsed owner, new owner.
+    /// </summary>
+    public const string Claim = Redis.InstanceLease.RedisNowMs + """
         local owner = redis.call('HGET', KEYS[1], 'owner')
         if not owner or (owner ~= ARGV[1] and owner ~= 'released') then return {} end
         redis.call('HINCRBY', KEYS[1], 'epoch', 1)
         redis.call('HSET', KEYS[1], 'owner', ARGV[2])
-        return redis.call('HGETALL', KEYS[1])
+        local releasedAt = redis.call('HGET', KEYS[1], 'released_at')
+        redis.call('HDEL', KEYS[1], 'released_at')
+        local all = redis.call('HGETALL', KEYS[1])
+        if owner == 'released' and releasedAt then
+          all[#all + 1] = 'handoff_ms'
+          all[#all + 1] = tostring(now - tonumber(releasedAt))
+        end
+        return all
         """;
 
     /// <summary>

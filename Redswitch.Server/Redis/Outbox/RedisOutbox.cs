@@ -130,7 +130,7 @@ public sealed class RedisOutbox : IAsyncDisposable
     internal void LaneIdle(OutboxLane lane)
     {
         // The call is over in Redis: nothing more to write back for it.
-        if (lane.StateDeleted && lane.DialId is not null) _lanes.TryRemove(new KeyValuePair<string, OutboxLane>(lane.DialId, lane));
+        if (lane.Finished && lane.DialId is not null) _lanes.TryRemove(new KeyValuePair<string, OutboxLane>(lane.DialId, lane));
     }
 
     /// <summary>Classifies a failed attempt: retried when Redis is unreachable or not ready, otherwise dropped.</summary>
@@ -220,7 +220,7 @@ public sealed class RedisOutbox : IAsyncDisposable
         if (WriteBackInstance is { } instance) writes.Add(instance(Database));
         await Task.WhenAll(writes).ConfigureAwait(false);
         _logger.LogWarning("Redis {Servers} restarted (new run_id): wrote back the state of {Calls} call(s) of this instance before sending anything else",
-            string.Join(",", restarted), lanes.Count(l => l.DialId is not null && !l.StateDeleted));
+            string.Join(",", restarted), lanes.Count(l => l.DialId is not null && !l.Finished));
     }
 
     /// <summary>run_id of every connected primary that has finished loading its data.</summary>

@@ -44,5 +44,27 @@ public sealed class StateDelete(string dialId) : OutboxWrite
         return WriteResult.Done;
     }
 
-    internal override void Confirmed(OutboxLane lane) => lane.StateDeleted = true;
+    internal override void Confirmed(OutboxLane lane) => lane.Finished = true;
+}
+
+/// <summary>
+/// The call let go of for a peer (SPEC §8.1 "Release"): owner <c>released</c>, and the peers told. The lane's last write;
+/// <paramref name="released"/> runs once Redis confirmed it.
+/// </summary>
+public sealed class StateRelease(string dialId, string instanceId, Action released) : OutboxWrite
+{
+    public override string What => "release";
+
+    public override async Task<WriteResult> SendAsync(IDatabase db, bool retry)
+    {
+        var r = (long)await db.ScriptEvaluateAsync(OutboxScripts.Release, OutboxScripts.StateKeys(dialId),
+            [FenceOwner, FenceEpoch, RedisKeys.Handoff, instanceId + " " + dialId]).ConfigureAwait(false);
+        return r < 0 ? WriteResult.Fenced : WriteResult.Done;
+    }
+
+    internal override void Confirmed(OutboxLane lane)
+    {
+        lane.Finished = true;
+        released();
+    }
 }
