@@ -111,6 +111,66 @@ public partial class TakeoverTests
 
     [Test]
     [Category("handoff")]
+    public async Task Handoff_PeerFrozenThroughTheDrain_ReleasedCallsStayReleasedAndThePeerClaimsThemOnceBack()
+    {
+        var rig = _rig;
+        var specs = Enumerable.Repeat(new Spec(Kind.Answered), 4).Append(new Spec(Kind.Barged, Mode: Mode.Whisper)).ToList();
+        await RunAndAssertAsync("handoff-unclaimed", async () =>
+        {
+            var a = await rig.StartInstanceAsync("A", Handoff);
+            var calls = specs.Select(s => rig.NewCall(s, "handoff-unclaimed:")).ToList();
+            await rig.PushAndWaitStartedAsync(calls);
+            var peerTask = rig.StartInstanceAsync("B", Handoff);
+            await Task.WhenAll(calls.Select(PreKillAsync));
+            var b = await peerTask;
+            var epochs = await rig.CheckOwnedAsync(calls, a.Name, "");
+            foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
+
+            // the peer freezes just before the stop: still live by its lease, so the owner hands off, but nobody claims
+            b.Pause();
+            var t0 = rig.Now;
+            a.Terminate();
+            var code = await a.ExitAsync(DrainTimeout + 15);
+            rig.Check(code == 0, $"{a.Name} exited with {code}");
+            foreach (var c in calls)
+            {
+                var h = await rig.HashAsync(c.DialId);
+                rig.Check(h.GetValueOrDefault("owner") == "released", $"{c.DialId} [{c.Spec.Label}]: owner {h.GetValueOrDefault("owner") ?? "<none>"} after the owner exited, expected released");
+                foreach (var side in c.Spec.Kind == Kind.Barged ? new[] { 0, 1, 2 } : new[] { 0, 1 })
+                    rig.Check(await rig.Sim.ChannelExistsAsync(c.Uuids[side]!), $"{c.DialId} [{c.Spec.Label}]: side {side} hung up by the drain");
+            }
+            var score = await rig.Redis.Db.SortedSetScoreAsync(Rig.Instances, a.Name);
+            rig.Check(score == 0, $"{a.Name} left with released calls in its index set: its lease should have ended now (score 0), score is {score?.ToString() ?? "<none>"}");
+
+            // frozen past its own lease: on waking it trusts nothing it buffered (the hand-off notices included) ...
+            await rig.UntilTimeAsync(rig.Now + Lease);
+            b.Resume();
+            var claimed = await rig.TryWaitAsync(async () =>
+            {
+                foreach (var c in calls)
+                    if ((string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") != b.Name) return false;
+                return true;
+            }, 3 * Lease + 5);
+            rig.Check(claimed, $"the released calls are not all owned by {b.Name} {3 * Lease + 5} s after it was resumed");
+            // ... and finds the owner lapsed, and claims the released calls the ordinary way
+            rig.Check(b.Out.Any(l => l.Contains($"instance {a.Name} lapsed: took over {calls.Count} of its call(s)")),
+                $"{b.Name} did not claim the released calls as those of a lapsed instance");
+            var after = rig.Now - t0;
+            foreach (var c in calls) Stat(c).Takeover.Add(after);
+            await rig.CheckClaimedAsync(calls, epochs, a.Name, new HashSet<string> { b.Name }, "");
+            rig.Check(await rig.TryWaitAsync(async () => await rig.Redis.Db.SortedSetScoreAsync(Rig.Instances, a.Name) is null, 5),
+                $"{a.Name} still in {Rig.Instances} once its calls were claimed");
+            await Task.WhenAll(calls.Select(c => PostTakeoverAsync(c, "")));
+            await HangupAllAsync(calls, "", withoutId: null);
+            await rig.FinishAsync(calls, "");
+            await rig.LedgerAsync(calls, _stats, a.Name, "", countRun: false);
+            TestContext.Out.WriteLine($"handoff summary: peer frozen through the drain and for a lease after; claimed {after:F2} s after the SIGTERM");
+            return claimed ? calls.Count : 0;
+        });
+    }
+
+    [Test]
+    [Category("handoff")]
     public async Task Handoff_CallsStillRingingAtSigterm_AreServedByTheirOwnerUntilBridgedThenHandedOff()
     {
         var rig = _rig;
