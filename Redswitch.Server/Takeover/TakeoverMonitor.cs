@@ -61,7 +61,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     private int _running;
     private ChannelMessageQueue? _handoffs;
     /// <summary>Claims of released calls at a time: a peer draining a thousand calls does not get a thousand at once.</summary>
-    private readonly SemaphoreSlim _claiming = new(8);
+    private readonly SemaphoreSlim _claiming = new(16);
     private int _handoffClaims;
     private volatile bool _stopped;
 
