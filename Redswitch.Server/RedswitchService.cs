@@ -185,13 +185,15 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
             _logger.LogInformation("stopping: no new jobs; handing {Calls} call(s) off to {Peers} live peer(s); calls being set up are served for up to {Seconds} s",
                 _registry.Count, peers, options.DrainTimeoutSeconds);
             var before = metrics.CallsReleased.Value;
-            await _handoff!.RunAsync(jobsStopped, TimeUp).ConfigureAwait(false);
+            var peersLeft = await _handoff!.RunAsync(jobsStopped, TimeUp).ConfigureAwait(false);
             await jobsStopped.ConfigureAwait(false);
+            // (with no peer left, the rest is served here as in a hang-up drain)
+            while (!peersLeft && _registry.Live > 0 && !TimeUp()) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
             if (_registry.Live > 0)
             {
                 await HangUpWhatIsLeftAsync().ConfigureAwait(false);
                 // Their grace is handed over too: late control messages still get their failure from a peer.
-                await _handoff.ReleaseEndedAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                if (peersLeft) await _handoff.ReleaseEndedAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }
             _logger.LogInformation("handed off {Released} call(s) in {Seconds:F1} s{Left}", metrics.CallsReleased.Value - before, sw.Elapsed.TotalSeconds,
                 _registry.Count > 0 ? $"; {_registry.Count} not confirmed by Redis (a peer claims them once this instance's lease has ended)" : "");

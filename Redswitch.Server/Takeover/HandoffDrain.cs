@@ -51,23 +51,41 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
 
     /// <summary>
     /// Releases every call that can change hands, and the others as they become able to, until none is left (and no
-    /// job is still being taken: <paramref name="jobsStopped"/>) or <paramref name="timeUp"/>.
+    /// job is still being taken: <paramref name="jobsStopped"/>) or <paramref name="timeUp"/>. Looks for live peers
+    /// every second: false when none is left (the rest of the calls then stay here, as in a hang-up drain).
     /// </summary>
-    public async Task RunAsync(Task jobsStopped, Func<bool> timeUp)
+    public async Task<bool> RunAsync(Task jobsStopped, Func<bool> timeUp)
     {
         _active = true;
+        var looked = Stopwatch.StartNew();
         // Each call is also tried after each of its own inputs; these passes catch the ones that are ready now, and are
         // the backstop for a call whose last input came before the drain.
         for (var i = 0; (registry.Count > 0 || !jobsStopped.IsCompleted) && !timeUp(); i++)
         {
             foreach (var owner in registry.All) owner.TryHandOff();
+            if (looked.Elapsed >= PeerCheck)
+            {
+                looked.Restart();
+                if (await AnnounceAsync().ConfigureAwait(false) == 0)
+                {
+                    _active = false;
+                    logger.LogWarning("stopping: no live peer any more; the {Live} call(s) still here are served until they end or DRAIN_TIMEOUT",
+                        registry.Live);
+                    return false;
+                }
+            }
             await Task.Delay(i < 20 ? 10 : 50).ConfigureAwait(false);
         }
+        return true;
     }
+
+    /// <summary>How often the drain checks that a live peer is still there to claim what it releases.</summary>
+    public static readonly TimeSpan PeerCheck = TimeSpan.FromSeconds(1);
 
     /// <summary>After the timeout: calls that ended meanwhile (hung up by the drain) are still handed over for their grace.</summary>
     public async Task ReleaseEndedAsync(TimeSpan within)
     {
+        _active = true;
         var sw = Stopwatch.StartNew();
         while (registry.Count > 0 && sw.Elapsed < within)
         {

@@ -171,6 +171,53 @@ public partial class TakeoverTests
 
     [Test]
     [Category("handoff")]
+    public async Task Handoff_ThePeerDiesDuringTheDrain_TheCallStillRingingStaysAndIsHungUpAtTheTimeout()
+    {
+        var rig = _rig;
+        const int drainTimeout = 12;
+        const double ringSeconds = 8;
+        var env = new Dictionary<string, string> { ["DRAIN_MODE"] = "handoff", ["DRAIN_TIMEOUT"] = $"{drainTimeout}" };
+        await RunAndAssertAsync("handoff-peer-died", async () =>
+        {
+            var a = await rig.StartInstanceAsync("A", env);
+            var answered = rig.NewCall(new Spec(Kind.Answered), "handoff-peer-died:");
+            var ringing = rig.NewCall(new Spec(Kind.CalleeRinging, Timing.Soon), "handoff-peer-died:");
+            rig.Sim.SetBehaviour(ringing.Numbers[1], PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(ringSeconds)));
+            ringing.ExpectCause[0] = ringing.ExpectCause[1] = "MANAGER_REQUEST";
+            await rig.PushAndWaitStartedAsync([answered, ringing]);
+            await PreKillAsync(answered);
+            await rig.WaitEventAsync(ringing, "answer-event", "0", 10);
+            var b = await rig.StartInstanceAsync("B", env);
+            Stat(ringing).Runs++;
+
+            var t0 = rig.Now;
+            a.Terminate();
+            var handedOff = await rig.TryWaitAsync(async () => (string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(answered.DialId), "owner") == b.Name, 5);
+            rig.Check(handedOff, $"the answered call was not handed to {b.Name}");
+            await b.Kill9Async();
+            // the callee answers after the peer's lease has lapsed: the drain, with no peer left, keeps the call
+            rig.Check(await rig.TryWaitAsync(() => a.Out.Any(l => l.Contains("no live peer any more")), Lease + 3),
+                $"{a.Name} did not notice within {Lease + 3} s that its only peer's lease lapsed");
+            await rig.WaitEventAsync(ringing, "answer-event", "1", ringSeconds + 5);
+            var code = await a.ExitAsync(drainTimeout + 20);
+            var exitedAfter = rig.Now - t0;
+            rig.Check(code == 0, $"{a.Name} exited with {code}");
+            rig.Check(exitedAfter >= drainTimeout, $"{a.Name} exited {exitedAfter:F2} s after SIGTERM, before DRAIN_TIMEOUT ({drainTimeout} s) with a live call");
+            var owner = (string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(ringing.DialId), "owner");
+            rig.Check(owner is null || owner == a.Name, $"{ringing.DialId}: owner {owner} — released with no peer to claim it");
+            rig.Check(await rig.TryWaitAsync(() => rig.Count(ringing, "hangup-event") == 2, 5), $"{ringing.DialId}: not every side ended: {rig.Trace(ringing)}");
+            // (the call handed to the dead peer is nobody's until an instance claims it: not this test's subject)
+            await rig.FindUuidsAsync(answered);
+            foreach (var uuid in answered.Uuids) if (uuid is not null) await rig.Sim.HangupAsync(uuid);
+            await rig.FinishAsync([ringing], "");
+            await rig.LedgerAsync([ringing], _stats, a.Name, "", countRun: false);
+            TestContext.Out.WriteLine($"handoff summary: peer killed during the drain; the call still ringing was kept and hung up, owner exited {exitedAfter:F2} s after SIGTERM");
+            return 1;
+        });
+    }
+
+    [Test]
+    [Category("handoff")]
     public async Task Handoff_CallsStillRingingAtSigterm_AreServedByTheirOwnerUntilBridgedThenHandedOff()
     {
         var rig = _rig;
