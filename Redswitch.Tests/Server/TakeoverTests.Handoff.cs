@@ -44,6 +44,22 @@ public partial class TakeoverTests
         return $"min={v[0].ToString(format, CultureInfo.InvariantCulture)} median={median.ToString(format, CultureInfo.InvariantCulture)} max={v[^1].ToString(format, CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>Instance A takes every call and brings it to its state, then peer B starts (both in hand-off mode); A owns each call at epoch 1.</summary>
+    private async Task<(ServerProcess A, ServerProcess B, List<TestCall> Calls, Dictionary<TestCall, long> Epochs)> OwnerWithCallsAndPeerAsync(
+        IReadOnlyList<Spec> specs, string scenario)
+    {
+        var rig = _rig;
+        var a = await rig.StartInstanceAsync("A", Handoff);
+        var calls = specs.Select(s => rig.NewCall(s, scenario)).ToList();
+        await rig.PushAndWaitStartedAsync(calls);
+        var peerTask = rig.StartInstanceAsync("B", Handoff);
+        await Task.WhenAll(calls.Select(PreKillAsync));
+        var b = await peerTask;
+        var epochs = await rig.CheckOwnedAsync(calls, a.Name, "");
+        foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
+        return (a, b, calls, epochs);
+    }
+
     [Test]
     [Category("handoff")]
     public async Task Handoff_SigtermWithALivePeer_ThirtyCallsTenBargedInWhisper_PeerTakesEveryCallAndNoLegIsHungUp()
@@ -52,14 +68,7 @@ public partial class TakeoverTests
         var specs = Enumerable.Repeat(new Spec(Kind.Answered), 20).Concat(Enumerable.Repeat(new Spec(Kind.Barged, Mode: Mode.Whisper), 10)).ToList();
         await RunAndAssertAsync("handoff", async () =>
         {
-            var a = await rig.StartInstanceAsync("A", Handoff);
-            var calls = specs.Select(s => rig.NewCall(s, "handoff:")).ToList();
-            await rig.PushAndWaitStartedAsync(calls);
-            var peerTask = rig.StartInstanceAsync("B", Handoff);
-            await Task.WhenAll(calls.Select(PreKillAsync));
-            var b = await peerTask;
-            var epochs = await rig.CheckOwnedAsync(calls, a.Name, "");
-            foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
+            var (a, b, calls, epochs) = await OwnerWithCallsAndPeerAsync(specs, "handoff:");
             var legs = calls.SelectMany(c => c.Uuids.Select((u, side) => (c, u, side)).Where(l => l.u is not null)).ToList();
             Assert.That(legs, Has.Count.EqualTo(20 * 2 + 10 * 3), "every leg found on the simulator before the stop");
 
@@ -117,14 +126,7 @@ public partial class TakeoverTests
         var specs = Enumerable.Repeat(new Spec(Kind.Answered), 4).Append(new Spec(Kind.Barged, Mode: Mode.Whisper)).ToList();
         await RunAndAssertAsync("handoff-unclaimed", async () =>
         {
-            var a = await rig.StartInstanceAsync("A", Handoff);
-            var calls = specs.Select(s => rig.NewCall(s, "handoff-unclaimed:")).ToList();
-            await rig.PushAndWaitStartedAsync(calls);
-            var peerTask = rig.StartInstanceAsync("B", Handoff);
-            await Task.WhenAll(calls.Select(PreKillAsync));
-            var b = await peerTask;
-            var epochs = await rig.CheckOwnedAsync(calls, a.Name, "");
-            foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
+            var (a, b, calls, epochs) = await OwnerWithCallsAndPeerAsync(specs, "handoff-unclaimed:");
 
             // the peer freezes just before the stop: still live by its lease, so the owner hands off, but nobody claims
             b.Pause();
