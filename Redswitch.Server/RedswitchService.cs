@@ -173,19 +173,20 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     {
         _draining = true;
         var sw = Stopwatch.StartNew();
-        // A draining instance claims nothing more.
-        if (_takeover is not null) await _takeover.DisposeAsync().ConfigureAwait(false);
-        if (_dispatcher is null) return;
+        if (_dispatcher is null || _handoff is null) return;
         var deadline = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
         bool TimeUp() => sw.Elapsed >= deadline;
         var jobsStopped = _dispatcher.StopTakingAsync();
-        var peers = options.DrainMode == DrainMode.Handoff && _handoff is not null ? await _handoff.AnnounceAsync().ConfigureAwait(false) : 0;
+        // Marked draining first (peers stop counting on it), then it claims nothing more.
+        var peers = await _handoff.AnnounceAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+        if (options.DrainMode == DrainMode.Hangup) peers = 0;
+        if (_takeover is not null) await _takeover.DisposeAsync().ConfigureAwait(false);
         if (peers > 0)
         {
             _logger.LogInformation("stopping: no new jobs; handing {Calls} call(s) off to {Peers} live peer(s); calls being set up are served for up to {Seconds} s",
                 _registry.Count, peers, options.DrainTimeoutSeconds);
             var before = metrics.CallsReleased.Value;
-            var peersLeft = await _handoff!.RunAsync(jobsStopped, TimeUp).ConfigureAwait(false);
+            var peersLeft = await _handoff.RunAsync(jobsStopped, TimeUp).ConfigureAwait(false);
             await jobsStopped.ConfigureAwait(false);
             // (with no peer left, the rest is served here as in a hang-up drain)
             while (!peersLeft && _registry.Live > 0 && !TimeUp()) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);

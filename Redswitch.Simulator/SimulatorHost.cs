@@ -126,6 +126,14 @@ public sealed class SimulatorHost : IAsyncDisposable
         return true;
     });
 
+    /// <summary>The phone on this ringing channel answers now (as its answer delay would have it). False if unknown or not ringing.</summary>
+    public Task<bool> PickUpAsync(string uuid) => _sw.Invoke(() =>
+    {
+        if (_sw.FindChannel(uuid) is not { IsHungUp: false, IsAnswered: false, Behaviour: not null } ch) return false;
+        _sw.PhoneAnswers(ch);
+        return true;
+    });
+
     /// <summary>The uuids of the channels alive now.</summary>
     public Task<IReadOnlyList<string>> GetChannelUuidsAsync() =>
         _sw.Invoke<IReadOnlyList<string>>(() => _sw.AllChannels.Where(c => !c.IsHungUp).Select(c => c.Uuid).ToList());

@@ -74,7 +74,7 @@ public sealed partial class CallMachine
     /// The call may be let go of for a peer to claim (SPEC §8 "Graceful stop", §8.1 "Release"): nothing is in flight
     /// (a reply that came after the release would be lost, and with it an ack or a mode), and the call is either over
     /// (in its grace) or bridged: caller and callee answered, the bridge runs on its own (FreeSWITCH keeps it up when
-    /// the socket closes), no hangup asked, no barge leg ringing, no mode change waiting. A call still being set up is
+    /// the socket closes), no hangup asked, no barge originate FreeSWITCH has not taken yet, no mode change waiting. A call still being set up is
     /// served here until it is one of these. (Timers are the owner's to check: a running one means the call is mid-step.)
     /// </summary>
     public bool CanHandOff
@@ -83,12 +83,14 @@ public sealed partial class CallMachine
         {
             if (_pending.Count > 0) return false;
             if (_phase == CallPhase.Ended) return true;
-            // The BACKGROUND_JOB of a leg that answered brings nothing new (a new owner would never hear it).
-            if (!_jobs.All(leg => leg.AnswerPublished)) return false;
+            // A BACKGROUND_JOB still due brings nothing a new owner does not learn from the leg's events and uuid_dump,
+            // once FreeSWITCH has taken the originate.
+            if (!_jobs.All(leg => leg.Ready)) return false;
             if (_phase != CallPhase.Started || _hangup != HangupRequest.None || _pendingModes is not null || _hangupsBeforeStart is not null) return false;
             if (_socket is not (SocketState.Connected or SocketState.Closed)) return false;
             static bool Up(Leg leg) => leg is { Phase: LegPhase.Answered, Ready: true };
-            return Up(_a) && Up(_b) && (_g is null || !_g.Alive || Up(_g));
+            // A barge leg FreeSWITCH took may still ring: the new owner follows it (SPEC §8.1 "Resume").
+            return Up(_a) && Up(_b) && (_g is null || !_g.Alive || _g.Ready);
         }
     }
 

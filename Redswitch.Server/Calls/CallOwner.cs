@@ -253,13 +253,16 @@ public sealed partial class CallOwner : ICallEffects
         lock (_gate)
         {
             if (_hold != Hold.Acting || _handling || !_machine.CanHandOff) return false;
+            // Its grace is over (the state hash is deleted): nothing is left to hand on.
+            if (!ReferenceEquals(_ctx.Registry.ByDialId(DialId), this)) return false;
             foreach (var slot in _timers ?? [])
                 if (slot.Name.Kind is not (TimerKind.Release or TimerKind.SocketLinger)) return false; // mid-step
             _hold = Hold.Released;
             LetGo();
             Log(CallLogLevel.Debug, "released for a peer to claim");
+            // Queued under the lock, as every write of the call is: behind its earlier writes, before anything after.
+            _ctx.Publisher.Release(DialId, OnReleased);
         }
-        _ctx.Publisher.Release(DialId, OnReleased);
         return true;
     }
 

@@ -110,7 +110,7 @@ public sealed class CallClaimer(
                 return ClaimResult.NotOurs; // another peer moved it first
             }
             var claimed = (RedisResult[]?)await _db.ScriptEvaluateAsync(Redis.Outbox.OutboxScripts.Claim, Redis.Outbox.OutboxScripts.StateKeys(dialId),
-                [from, keys.InstanceId]).ConfigureAwait(false);
+                [from, keys.InstanceId, released ? "1" : "0"]).ConfigureAwait(false);
             var fields = Pairs(claimed);
             var handoffMs = fields.Remove(HandoffMs, out var ms) ? Number(ms) : (long?)null;
             if (fields.Count == 0)

@@ -34,8 +34,26 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
     /// <summary>Calls are being released: each one goes as soon as it can (checked after each of its inputs).</summary>
     public bool Active => _active;
 
-    /// <summary>Announces the drain; the number of live peers that can take calls (0: no hand-off, SPEC §8 hang-up drain).</summary>
-    public async Task<long> AnnounceAsync()
+    /// <summary>
+    /// Announces the drain (also in hang-up mode: a stopping instance is nobody's peer) and counts the live peers that
+    /// can take calls; tried for up to <paramref name="within"/> while Redis fails. 0: no hand-off (SPEC §8 hang-up drain).
+    /// </summary>
+    public async Task<long> AnnounceAsync(TimeSpan within)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (await PeersAsync().ConfigureAwait(false) is { } peers) return peers;
+            if (sw.Elapsed >= within) break;
+            await Task.Delay(200).ConfigureAwait(false);
+        }
+        // Nobody could claim a released call without Redis anyway.
+        logger.LogWarning("stopping: cannot reach Redis to look for live peers; draining without hand-off");
+        return 0;
+    }
+
+    /// <summary>Live peers that are not draining; null when Redis did not answer (unknown, not none).</summary>
+    private async Task<long?> PeersAsync()
     {
         try
         {
@@ -43,9 +61,7 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            // Nobody could claim a released call without Redis anyway.
-            logger.LogWarning("stopping: cannot look for live peers ({Reason}); draining without hand-off", LogText.FirstLine(e.Message));
-            return 0;
+            return null;
         }
     }
 
@@ -66,7 +82,8 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
             if (looked.Elapsed >= PeerCheck)
             {
                 looked.Restart();
-                if (await AnnounceAsync().ConfigureAwait(false) == 0)
+                // (a failed look is no verdict: released calls wait in Redis, and the next look decides)
+                if (await PeersAsync().ConfigureAwait(false) == 0)
                 {
                     _active = false;
                     logger.LogWarning("stopping: no live peer any more; the {Live} call(s) still here are served until they end or DRAIN_TIMEOUT",
@@ -76,6 +93,7 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
             }
             await Task.Delay(i < 20 ? 10 : 50).ConfigureAwait(false);
         }
+        _active = false;
         return true;
     }
 
@@ -92,5 +110,6 @@ public sealed class HandoffDrain(IConnectionMultiplexer redis, CallRegistry regi
             foreach (var owner in registry.All) owner.TryHandOff();
             await Task.Delay(20).ConfigureAwait(false);
         }
+        _active = false;
     }
 }

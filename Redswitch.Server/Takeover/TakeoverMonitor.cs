@@ -55,7 +55,7 @@ public sealed class TakeoverMonitor : IAsyncDisposable
     /// Calls to claim again: this instance's own leftovers that could not be resumed yet (no link to their node), and
     /// claims a Redis failure interrupted (by dial_id: the lapsed owner, and whose index set names the call now).
     /// </summary>
-    private readonly ConcurrentDictionary<string, (string From, string IndexOf)> _retry = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string From, string IndexOf, bool Released)> _retry = new(StringComparer.Ordinal);
     private readonly IConnectionMultiplexer _redis;
     private ITimer? _timer;
     private int _running;
@@ -146,10 +146,10 @@ public sealed class TakeoverMonitor : IAsyncDisposable
             if (!_lease.InDoubt) await LapsedAsync().ConfigureAwait(false); // the live peers' addresses, for new calls
             return;
         }
-        foreach (var (dialId, (from, indexOf)) in _retry.ToList())
+        foreach (var (dialId, (from, indexOf, released)) in _retry.ToList())
         {
             _retry.TryRemove(dialId, out _);
-            await ClaimOneAsync(dialId, from, indexOf).ConfigureAwait(false);
+            await ClaimOneAsync(dialId, from, indexOf, released).ConfigureAwait(false);
         }
 
         var lapsed = await LapsedAsync().ConfigureAwait(false);
@@ -215,14 +215,14 @@ public sealed class TakeoverMonitor : IAsyncDisposable
             var result = await _claimer.ClaimAsync(dialId, from, indexOf, released).ConfigureAwait(false);
             // Own leftovers and released calls wait for their node here; a lapsed peer's stay in its index set, found
             // again on the next check.
-            if (result == ClaimResult.NoLink && (from == _instanceId || released)) _retry[dialId] = (from, indexOf);
+            if (result == ClaimResult.NoLink && (from == _instanceId || released)) _retry[dialId] = (from, indexOf, released);
             return result;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             _logger.LogWarning("claiming dial_id {DialId} of {Instance} failed ({Reason}); trying again", dialId, from, LogText.FirstLine(e.Message));
             // The SMOVE may have gone through: the call is then in this instance's index set.
-            _retry[dialId] = (from, await MovedAsync(dialId) ? _instanceId : indexOf);
+            _retry[dialId] = (from, await MovedAsync(dialId) ? _instanceId : indexOf, released);
             return ClaimResult.NoLink;
         }
     }

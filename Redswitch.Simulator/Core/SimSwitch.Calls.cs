@@ -328,7 +328,7 @@ public sealed partial class SimSwitch
         if (ch.CallState == "DOWN") SetCallState(ch, "RINGING");
     }
 
-    private void PhoneAnswers(Channel ch)
+    internal void PhoneAnswers(Channel ch)
     {
         if (ch.IsHungUp || ch.IsAnswered) return;
         ch.RingTimer?.Cancel();

@@ -89,6 +89,55 @@ public class OutboxTests
     }
 
     [Test]
+    public async Task AReleaseIsAStrictCompareAndSetAndAHandOffClaimTakesOnlyAReleasedCall()
+    {
+        await StartAsync();
+        var db = _redis.Db;
+        var notices = new ConcurrentQueue<string>();
+        var handoff = await _redis.Client.GetSubscriber().SubscribeAsync(RedisChannel.Literal(RedisKeys.Handoff));
+        handoff.OnMessage(m => notices.Enqueue((string)m.Message!));
+        await db.HashSetAsync(RedisKeys.CallState("dr"), [new("owner", "a"), new("epoch", 1), new("uuid_0", "u0")]);
+        async Task<long> Release(string owner, long epoch, string dialId = "dr") =>
+            (long)await db.ScriptEvaluateAsync(OutboxScripts.Release, OutboxScripts.StateKeys(dialId), [owner, epoch, RedisKeys.Handoff, $"{owner} {dialId}"]);
+
+        // Only the owner at its epoch releases; a hash that is gone is not made again.
+        Assert.That(await Release("", 1), Is.EqualTo(-1), "a lane of no owner");
+        Assert.That(await Release("b", 1), Is.EqualTo(-1), "another instance");
+        Assert.That(await Release("a", 2), Is.EqualTo(-1), "another epoch");
+        Assert.That(await Release("a", 1, "gone"), Is.EqualTo(-1), "no hash");
+        Assert.That(await db.KeyExistsAsync(RedisKeys.CallState("gone")), Is.False, "a release does not make a hash");
+        Assert.That((string?)await db.HashGetAsync(RedisKeys.CallState("dr"), "owner"), Is.EqualTo("a"));
+
+        // A hand-off claim of a call still held by a live owner takes nothing.
+        var early = (RedisResult[])(await db.ScriptEvaluateAsync(OutboxScripts.Claim, OutboxScripts.StateKeys("dr"), ["a", "b", "1"]))!;
+        Assert.That(early, Is.Empty, "not released yet");
+
+        // The owner's lane releases behind its earlier write; the peers are told; the owner hears once Redis has it.
+        var lane = _outbox.Lane("dr");
+        lane.Own("a", 1);
+        var released = 0;
+        lane.Enqueue(new ReplyWrite("dr", Msg(1), "ev.start"));
+        lane.Enqueue(new StateRelease("dr", "a", () => Interlocked.Increment(ref released)));
+        await Waits.UntilAsync(() => Volatile.Read(ref released) == 1 && notices.Count == 1, 10, "the release and its notice");
+        var h = (await db.HashGetAllAsync(RedisKeys.CallState("dr"))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
+        Assert.That((h["owner"], h["epoch"], h["ev.start"]), Is.EqualTo(("released", "1", "1")));
+        Assert.That(long.Parse(h["released_at"]), Is.GreaterThan(1_700_000_000_000), "Redis's time in ms");
+        Assert.That(notices, Is.EqualTo(new[] { "a dr" }));
+        Assert.That(await Release("a", 1), Is.EqualTo(2), "a retry of the same release");
+
+        // The hand-off claim: epoch+1, the time since the release, released_at gone.
+        var claimed = (RedisResult[])(await db.ScriptEvaluateAsync(OutboxScripts.Claim, OutboxScripts.StateKeys("dr"), ["a", "b", "1"]))!;
+        var fields = Enumerable.Range(0, claimed.Length / 2).ToDictionary(i => (string)claimed[2 * i]!, i => (string)claimed[2 * i + 1]!);
+        Assert.That((fields["owner"], fields["epoch"]), Is.EqualTo(("b", "2")));
+        Assert.That(long.Parse(fields["handoff_ms"]), Is.InRange(0, 10_000));
+        Assert.That(fields.ContainsKey("released_at"), Is.False);
+        Assert.That(await db.HashExistsAsync(RedisKeys.CallState("dr"), "handoff_ms"), Is.False, "reported, not stored");
+        Assert.That(await Release("a", 1), Is.EqualTo(-1), "the former owner's late retry is fenced");
+        Assert.That((string?)await db.HashGetAsync(RedisKeys.CallState("dr"), "owner"), Is.EqualTo("b"));
+        await handoff.UnsubscribeAsync();
+    }
+
+    [Test]
     public async Task AClaimFencesTheFormerOwnerWhoseLaneForgetsTheCallWithoutAWord()
     {
         await StartAsync();

@@ -154,9 +154,9 @@ public partial class TakeoverTests
                 return true;
             }, 3 * Lease + 5);
             rig.Check(claimed, $"the released calls are not all owned by {b.Name} {3 * Lease + 5} s after it was resumed");
-            // ... and finds the owner lapsed, and claims the released calls the ordinary way
-            rig.Check(b.Out.Any(l => l.Contains($"instance {a.Name} lapsed: took over {calls.Count} of its call(s)")),
-                $"{b.Name} did not claim the released calls as those of a lapsed instance");
+            // ... then claims them: from the lapsed owner's index set, or from the notices it buffered once its own lease
+            // is held again (a released call is nobody's: either way is right)
+            var path = b.Out.Any(l => l.Contains($"instance {a.Name} lapsed: took over")) ? "as a lapsed instance's calls" : "from the hand-off notices";
             var after = rig.Now - t0;
             foreach (var c in calls) Stat(c).Takeover.Add(after);
             await rig.CheckClaimedAsync(calls, epochs, a.Name, new HashSet<string> { b.Name }, "");
@@ -166,7 +166,7 @@ public partial class TakeoverTests
             await HangupAllAsync(calls, "", withoutId: null);
             await rig.FinishAsync(calls, "");
             await rig.LedgerAsync(calls, _stats, a.Name, "", countRun: false);
-            TestContext.Out.WriteLine($"handoff summary: peer frozen through the drain and for a lease after; claimed {after:F2} s after the SIGTERM");
+            TestContext.Out.WriteLine($"handoff summary: peer frozen through the drain and for a lease after; claimed {after:F2} s after the SIGTERM ({path})");
             return claimed ? calls.Count : 0;
         });
     }
@@ -177,14 +177,13 @@ public partial class TakeoverTests
     {
         var rig = _rig;
         const int drainTimeout = 12;
-        const double ringSeconds = 8;
         var env = new Dictionary<string, string> { ["DRAIN_MODE"] = "handoff", ["DRAIN_TIMEOUT"] = $"{drainTimeout}" };
         await RunAndAssertAsync("handoff-peer-died", async () =>
         {
             var a = await rig.StartInstanceAsync("A", env);
             var answered = rig.NewCall(new Spec(Kind.Answered), "handoff-peer-died:");
             var ringing = rig.NewCall(new Spec(Kind.CalleeRinging, Timing.Soon), "handoff-peer-died:");
-            rig.Sim.SetBehaviour(ringing.Numbers[1], PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(ringSeconds)));
+            rig.Sim.SetBehaviour(ringing.Numbers[1], PhoneBehaviour.NoAnswer(null));
             ringing.ExpectCause[0] = ringing.ExpectCause[1] = "MANAGER_REQUEST";
             await rig.PushAndWaitStartedAsync([answered, ringing]);
             await PreKillAsync(answered);
@@ -200,7 +199,9 @@ public partial class TakeoverTests
             // the callee answers after the peer's lease has lapsed: the drain, with no peer left, keeps the call
             rig.Check(await rig.TryWaitAsync(() => a.Out.Any(l => l.Contains("no live peer any more")), Lease + 3),
                 $"{a.Name} did not notice within {Lease + 3} s that its only peer's lease lapsed");
-            await rig.WaitEventAsync(ringing, "answer-event", "1", ringSeconds + 5);
+            await rig.FindUuidsAsync(ringing);
+            Assert.That(ringing.Uuids[1] is { } callee && await rig.Sim.PickUpAsync(callee), Is.True, "the callee picks up");
+            await rig.WaitEventAsync(ringing, "answer-event", "1", 10);
             var code = await a.ExitAsync(drainTimeout + 20);
             var exitedAfter = rig.Now - t0;
             rig.Check(code == 0, $"{a.Name} exited with {code}");
@@ -223,14 +224,14 @@ public partial class TakeoverTests
     public async Task Handoff_CallsStillRingingAtSigterm_AreServedByTheirOwnerUntilBridgedThenHandedOff()
     {
         var rig = _rig;
-        const double ringSeconds = 4;
         await RunAndAssertAsync("handoff-ringing", async () =>
         {
             var a = await rig.StartInstanceAsync("A", Handoff);
             var calleeRinging = rig.NewCall(new Spec(Kind.CalleeRinging, Timing.Soon), "handoff-ringing:");
             var callerRinging = rig.NewCall(new Spec(Kind.CallerRinging, Timing.Soon), "handoff-ringing:");
-            rig.Sim.SetBehaviour(calleeRinging.Numbers[1], PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(ringSeconds)));
-            rig.Sim.SetBehaviour(callerRinging.Numbers[0], PhoneBehaviour.AnswerAfterDelay(TimeSpan.FromSeconds(ringSeconds)));
+            // they ring until the test picks them up, after the SIGTERM
+            rig.Sim.SetBehaviour(calleeRinging.Numbers[1], PhoneBehaviour.NoAnswer(null));
+            rig.Sim.SetBehaviour(callerRinging.Numbers[0], PhoneBehaviour.NoAnswer(null));
             callerRinging.AnswerOptional[0] = false; // served by its owner all along: its answer-event is due
             foreach (var c in new[] { calleeRinging, callerRinging }) c.ExpectCause[0] = c.ExpectCause[1] = "NORMAL_CLEARING";
             var calls = new List<TestCall> { calleeRinging, callerRinging };
@@ -238,8 +239,16 @@ public partial class TakeoverTests
             var b = await rig.StartInstanceAsync("B", Handoff);
             await rig.WaitEventAsync(calleeRinging, "answer-event", "0", 10);
             foreach (var key in calls.Select(c => c.StatsKey).Distinct()) Stat(key).Runs++;
-            rig.Check(rig.Count(calleeRinging, "answer-event", "1") == 0 && rig.Count(callerRinging, "answer-event", "0") == 0,
-                "a phone answered before the SIGTERM: the test would not show a call being set up");
+            string? ringingCallee = null, ringingCaller = null;
+            await Waits.UntilAsync(async () =>
+            {
+                foreach (var (uuid, dial, side) in await rig.LegsAsync())
+                {
+                    if (dial == calleeRinging.DialId && side == 1) ringingCallee = uuid;
+                    if (dial == callerRinging.DialId && side == 0) ringingCaller = uuid;
+                }
+                return ringingCallee is not null && ringingCaller is not null;
+            }, 10, "both ringing legs on the simulator");
 
             var t0 = rig.Now;
             a.Terminate();
@@ -258,11 +267,9 @@ public partial class TakeoverTests
                 rig.Check(owner == a.Name, $"{c.DialId} [{c.Spec.Label}]: owner {owner ?? "<none>"} while it still rings, expected {a.Name}");
             }
             // answered (and bridged) under their owner, then claimed by the peer
-            foreach (var c in calls)
-            {
-                await rig.WaitEventAsync(c, "answer-event", "1", ringSeconds + 10);
-                rig.Check(!a.HasExited, $"{c.DialId} [{c.Spec.Label}]: the owner exited before the call was bridged");
-            }
+            rig.Check(!a.HasExited, $"{a.Name} exited with two calls still ringing");
+            Assert.That(await rig.Sim.PickUpAsync(ringingCallee!) && await rig.Sim.PickUpAsync(ringingCaller!), Is.True, "the phones pick up");
+            foreach (var c in calls) await rig.WaitEventAsync(c, "answer-event", "1", 10);
             var claimed = await rig.TryWaitAsync(async () =>
             {
                 foreach (var c in calls)
@@ -287,7 +294,7 @@ public partial class TakeoverTests
             await HangupAllAsync(calls, "", withoutId: null);
             await rig.FinishAsync(calls, "");
             await rig.LedgerAsync(calls, _stats, a.Name, "", countRun: false);
-            TestContext.Out.WriteLine($"handoff summary: ringing at SIGTERM, owner exited {exitedAfter:F2} s after it (phones answered {ringSeconds} s after ringing)");
+            TestContext.Out.WriteLine($"handoff summary: ringing at SIGTERM, owner exited {exitedAfter:F2} s after it");
             return times.Count;
         });
     }
@@ -326,7 +333,8 @@ public partial class TakeoverTests
                 var id = await rig.SendControlAsync(c, "hangup", probe: true);
                 if (await rig.WaitReplyAsync(c, id, replyWait) is { } reply)
                 {
-                    rig.Check(reply.Type == "ack", $"{c.DialId}: hangup got {reply.Raw}");
+                    // (a resent one may find the call ended by the first, whose ack came late)
+                    rig.Check(reply.Type == "ack" || attempt > 0 && reply is { Type: "failure", Cause: "call ended" }, $"{c.DialId}: hangup got {reply.Raw}");
                     break;
                 }
                 Interlocked.Increment(ref unanswered);

@@ -176,6 +176,7 @@ public sealed class OutboxLane
                 }
             }
             _outbox.Release(this, write, outcome);
+            if (outcome == WriteOutcome.Done) write.AfterConfirmed();
             for (var i = 0; i < dropped; i++) _outbox.Release(this, write, WriteOutcome.Rejected);
             if (outcome == WriteOutcome.Fenced) _outbox.LaneFenced(this);
             retry = false;

@@ -113,12 +113,15 @@ public static class OutboxScripts
     /// <summary>
     /// The hand-off (SPEC §8.1 "Release"): the owner lets go of the call — owner <c>released</c>, with Redis's time in
     /// <c>released_at</c> — and tells the peers on <see cref="RedisKeys.Handoff"/> (message "&lt;owner&gt; &lt;dial_id&gt;"), so
-    /// one claims it at once. Fenced (-1) like every write of the owner; 2 when it was released already (a retry).
-    /// ARGV: owner, epoch, channel, message.
+    /// one claims it at once. A strict compare-and-set: only the owner at its epoch releases (a missing hash, an empty
+    /// owner or another owner: -1, fenced); 2 when it was released at this epoch already (a retry). ARGV: owner, epoch,
+    /// channel, message.
     /// </summary>
-    public const string Release = Fence + Redis.InstanceLease.RedisNowMs + """
-        if redis.call('HGET', KEYS[1], 'owner') == 'released' then return 2 end
-        if fenced(1, 2) then return -1 end
+    public const string Release = Redis.InstanceLease.RedisNowMs + """
+        local owner = redis.call('HGET', KEYS[1], 'owner')
+        local epoch = redis.call('HGET', KEYS[1], 'epoch')
+        if owner == 'released' and epoch == ARGV[2] then return 2 end
+        if not owner or owner ~= ARGV[1] or epoch ~= ARGV[2] then return -1 end
         redis.call('HSET', KEYS[1], 'owner', 'released', 'released_at', now)
         redis.call('PUBLISH', ARGV[3], ARGV[4])
         return 1
@@ -128,11 +131,13 @@ public static class OutboxScripts
     /// A take-over (SPEC §8.1 "Claim"): compare-and-set of (owner, epoch+1) on the hash, only while it is still held
     /// by the lapsed owner ARGV[1] (or was released by it). Returns the whole hash as it now is — for a released call
     /// followed by <c>handoff_ms</c> and the time since the release by Redis's clock — or an empty array when someone
-    /// else holds it or it is gone. ARGV: lapsed owner, new owner.
+    /// else holds it or it is gone. ARGV: lapsed owner, new owner, '1' for a hand-off (then only a released call is taken:
+    /// its former owner is alive).
     /// </summary>
     public const string Claim = Redis.InstanceLease.RedisNowMs + """
         local owner = redis.call('HGET', KEYS[1], 'owner')
         if not owner or (owner ~= ARGV[1] and owner ~= 'released') then return {} end
+        if ARGV[3] == '1' and owner ~= 'released' then return {} end
         redis.call('HINCRBY', KEYS[1], 'epoch', 1)
         redis.call('HSET', KEYS[1], 'owner', ARGV[2])
         local releasedAt = redis.call('HGET', KEYS[1], 'released_at')

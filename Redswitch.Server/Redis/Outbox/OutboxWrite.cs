@@ -57,8 +57,11 @@ public abstract class OutboxWrite
 
     public abstract Task<WriteResult> SendAsync(IDatabase db, bool retry);
 
-    /// <summary>Redis confirmed it: what the lane keeps to write back after Redis lost its data.</summary>
+    /// <summary>Redis confirmed it: what the lane keeps to write back after Redis lost its data (under the lane's lock).</summary>
     internal virtual void Confirmed(OutboxLane lane) { }
+
+    /// <summary>Redis confirmed it: whoever waits for it is told (outside the lane's lock, so it may take its own).</summary>
+    internal virtual void AfterConfirmed() { }
 
     /// <summary>For the log line of a refused write.</summary>
     public abstract string What { get; }

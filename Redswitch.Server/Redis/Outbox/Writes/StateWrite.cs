@@ -62,9 +62,7 @@ public sealed class StateRelease(string dialId, string instanceId, Action releas
         return r < 0 ? WriteResult.Fenced : WriteResult.Done;
     }
 
-    internal override void Confirmed(OutboxLane lane)
-    {
-        lane.Finished = true;
-        released();
-    }
+    internal override void Confirmed(OutboxLane lane) => lane.Finished = true;
+
+    internal override void AfterConfirmed() => released();
 }
