@@ -99,6 +99,10 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         var router = new CallRouter(_registry);
         var links = options.EslNodes.Select(n => new InboundLink(n, options, _workers, metrics, linkLogger, router)).ToList();
         _links = new LinkPool(links);
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var l in links) metrics.CallsUnreachable.WithLabels(l.Node.ToString()).Set(l.IsUp ? 0 : l.LiveCalls);
+        });
 
         var keys = new RedisKeys(options.JobList, InstanceId);
         _outbox = new RedisOutbox(_redis, keys, options.RedisOutboxLimit, metrics, loggers.CreateLogger("Redswitch.Redis"), TimeProvider.System);

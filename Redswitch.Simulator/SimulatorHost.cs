@@ -29,7 +29,7 @@ public sealed class SimulatorHost : IAsyncDisposable
         _sw = new SimSwitch(options);
         _boss = new MultithreadEventLoopGroup(1);
         _workers = new MultithreadEventLoopGroup(Math.Max(2, Environment.ProcessorCount));
-        _sw.Connector = new OutboundConnector(_sw, _workers, options.OutboundConnectTimeout);
+        _sw.Connector = new OutboundConnector(_sw, _workers, options.OutboundConnectTimeout, Track);
     }
 
     /// <summary>The options this instance runs with.</summary>
@@ -74,6 +74,13 @@ public sealed class SimulatorHost : IAsyncDisposable
         return host;
     }
 
+    /// <summary>A connection to close when the host stops (inbound ones, and the outbound sockets it opened).</summary>
+    private void Track(IChannel ch)
+    {
+        lock (_children) _children.Add(ch);
+        _ = ch.CloseCompletion.ContinueWith(_ => { lock (_children) _children.Remove(ch); }, TaskScheduler.Default);
+    }
+
     private async Task BindAsync()
     {
         var sw = _sw;
@@ -85,8 +92,7 @@ public sealed class SimulatorHost : IAsyncDisposable
             .ChildOption(ChannelOption.TcpNodelay, true)
             .ChildHandler(new ActionChannelInitializer<IChannel>(ch =>
             {
-                lock (_children) _children.Add(ch);
-                _ = ch.CloseCompletion.ContinueWith(_ => { lock (_children) _children.Remove(ch); }, TaskScheduler.Default);
+                Track(ch);
                 ch.Pipeline.AddLast(new EslCommandDecoder(), new EslMessageEncoder(),
                     new EslSessionHandler(sw, t => sw.AddInboundSession(t)), new EslCodecErrorHandler());
             }));
@@ -125,6 +131,17 @@ public sealed class SimulatorHost : IAsyncDisposable
         _sw.ReceiveDtmf(ch, digits, "RTP");
         return true;
     });
+
+    /// <summary>
+    /// Freezes the simulated FreeSWITCH as SIGSTOP would (a hung host, a long pause): it answers nothing and sends
+    /// nothing; connections stay open and their input waits. <see cref="Unstall"/> lets it run on: what was received
+    /// meanwhile is executed (also on connections the peer closed since), and after a stall of more than a few seconds
+    /// the uptime starts again while the Core-UUID stays (FreeSWITCH's "Virtual Migration Detected"). Do not call the
+    /// other methods of the host while it is stalled: they wait for it.
+    /// </summary>
+    public void Stall() => _sw.Stall();
+
+    public void Unstall() => _sw.Unstall();
 
     /// <summary>The phone on this ringing channel answers now (as its answer delay would have it). False if unknown or not ringing.</summary>
     public Task<bool> PickUpAsync(string uuid) => _sw.Invoke(() =>

@@ -17,9 +17,15 @@ public sealed partial class CallMachine
     {
         // While the socket is up it reports every leg (one filter per uuid), in order with the replies to our
         // commands; the control link's copy is only needed once the socket is gone.
-        if (!e.FromSocket && SocketAlive) return;
         var leg = LegOf(e.Uuid);
         if (leg is null) return;
+        // (before the socket's filter: the late leg's socket is never subscribed, its events come on the control link)
+        if (leg == _a && WatchingForLateLeg)
+        {
+            OnLateLeg(e);
+            return;
+        }
+        if (!e.FromSocket && SocketAlive) return;
         if (leg.Unconfirmed) Confirm(leg);
         switch (e.Kind)
         {

@@ -41,14 +41,14 @@ public sealed partial class CallMachine
     }
 
     /// <summary>The originate was lost with the link and the leg is not there: as if it had been refused.</summary>
-    private void Unconfirmable(Leg leg)
+    private void Unconfirmable(Leg leg, bool nodeRestarted = false)
     {
         if (!leg.Unconfirmed) return;
         _fx.CancelTimer(leg.Timer(TimerKind.GiveUpLeg));
         Unfollow(leg);
         if (leg == _a)
         {
-            FailUnconfirmedStart();
+            FailUnconfirmedStart(mayStillShowUp: !nodeRestarted);
             return;
         }
         DropBarge(leg, "freeswitch unavailable");
@@ -57,7 +57,11 @@ public sealed partial class CallMachine
     /// <summary>The control link came back: legs we could not follow meanwhile are checked (SPEC §4).</summary>
     private void OnLinkRestored(bool freeswitchRestarted)
     {
-        if (_phase == CallPhase.Ended) return;
+        if (_phase == CallPhase.Ended)
+        {
+            OnLinkRestoredWhileWatching(freeswitchRestarted);
+            return;
+        }
         // A caller whose socket never came, and whose hang-up could not go out while the link was down.
         if (!freeswitchRestarted && _socket == SocketState.GaveUp && _a.Alive && !_a.HangupSent && !_a.Unconfirmed)
             HangupCaller("NORMAL_CLEARING");
@@ -68,7 +72,7 @@ public sealed partial class CallMachine
             if (leg is not { Unconfirmed: true }) continue;
             if (freeswitchRestarted)
             {
-                Unconfirmable(leg);
+                Unconfirmable(leg, nodeRestarted: true);
                 continue;
             }
             if (!SocketAlive || leg == _a) Follow(leg);
@@ -112,7 +116,7 @@ public sealed partial class CallMachine
         {
             // FreeSWITCH never confirmed the originate (reply lost or still outstanding): the call fails and the
             // job is kept in the dead-letter list.
-            FailUnconfirmedStart();
+            FailUnconfirmedStart(mayStillShowUp: false);
             return;
         }
         // A barge whose originate FreeSWITCH never confirmed (reply lost or still outstanding).

@@ -45,7 +45,7 @@ public sealed partial class CallMachine
             _phase = CallPhase.Originating;
             _a.Phase = LegPhase.Ringing;
             _a.Origin = LegOrigin.ReplyLost;
-            if (resume.NodeRestarted) Unconfirmable(_a);
+            if (resume.NodeRestarted) Unconfirmable(_a, nodeRestarted: true);
             else AwaitConfirmation(_a, linkAlreadyBack: true);
             return;
         }

@@ -9,6 +9,12 @@ public sealed partial class CallMachine
     private void OnSocketConnected()
     {
         if (!AcceptsSocket) return;
+        if (WatchingForLateLeg)
+        {
+            _socket = SocketState.Connected;
+            OnLateLeg(null);
+            return;
+        }
         _socket = SocketState.Connected;
         _fx.CancelTimer(new CallTimer(TimerKind.SocketLate));
         _fx.CancelTimer(new CallTimer(TimerKind.SocketNeverCame));

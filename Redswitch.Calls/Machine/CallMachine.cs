@@ -68,7 +68,8 @@ public sealed partial class CallMachine
     ];
 
     /// <summary>A caller's connection is taken only while none is (and the call goes on).</summary>
-    public bool AcceptsSocket => _phase != CallPhase.Ended && _socket is not (SocketState.Connected or SocketState.Lingering or SocketState.Exiting);
+    public bool AcceptsSocket =>
+        (_phase != CallPhase.Ended || WatchingForLateLeg) && _socket is not (SocketState.Connected or SocketState.Lingering or SocketState.Exiting);
 
     /// <summary>
     /// The call may be let go of for a peer to claim (SPEC §8 "Graceful stop", §8.1 "Release"): nothing is in flight
@@ -221,11 +222,14 @@ public sealed partial class CallMachine
     /// <summary>The caller's originate was lost with the link and its leg is not there: the call never happened.</summary>
     private const string LinkLost = "freeswitch link lost";
 
-    private void FailUnconfirmedStart()
+    /// <param name="mayStillShowUp">Not known to be impossible (the node did not restart): the caller's leg is watched
+    /// for, and hung up if it shows up after all.</param>
+    private void FailUnconfirmedStart(bool mayStillShowUp)
     {
         _a.Origin = LegOrigin.NotPlaced;
         Fail(LinkLost);
         Settle(JobSettlement.LinkLost);
+        if (mayStillShowUp) WatchForLateLeg();
     }
 
     /// <summary>The call was never attempted: publish a failure, and end.</summary>
@@ -366,11 +370,20 @@ public sealed partial class CallMachine
                 if (k.Batch is not null) KillDone(k.Batch, reply.Arrived);
                 break;
             case Pending.CheckExists c:
+                if (c.Leg == _a && WatchingForLateLeg)
+                {
+                    if (reply.Outcome == FsOutcome.Accepted) KillLateLeg();
+                    break;
+                }
                 if (reply.Outcome == FsOutcome.NoSuchChannel) ReportGone(c.Leg);
                 break;
             case Pending.ConfirmExists c:
                 if (!c.Leg.Unconfirmed || !reply.Arrived) return;
                 if (reply.Outcome == FsOutcome.Accepted) Confirm(c.Leg);
+                // Not there (yet): a node that stalled still runs the originate it received when it wakes, perhaps after
+                // answering this. The leg is followed; it is a call if it shows up before its deadline (GiveUpLeg).
+                else if (reply.Outcome == FsOutcome.NoSuchChannel)
+                    _fx.Log(CallLogLevel.Information, "leg {Uuid} is not there yet; its originate stays unknown until it shows up or its deadline", c.Leg.Uuid);
                 else _fx.SetTimer(c.Leg.Timer(TimerKind.UnconfirmedGrace), _settings.GoneGrace); // its last event may still be on its way
                 break;
             case Pending.ModeChange m: OnModeReply(m.Control, reply); break;
@@ -406,6 +419,7 @@ public sealed partial class CallMachine
             case TimerKind.SocketLinger: SendExit(); break;
             case TimerKind.Release:
                 // The grace is over: the state hash goes (a take-over no longer finds the call), then the channel.
+                StopWatchingForLateLeg();
                 _fx.DeleteState();
                 _fx.Release();
                 break;

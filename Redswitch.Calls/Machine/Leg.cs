@@ -22,6 +22,12 @@ public enum LegOrigin
     Accepted,
     /// <summary>Refused, or lost with the link and not there: the leg never rang.</summary>
     NotPlaced,
+    /// <summary>
+    /// Its fate stayed unknown until its deadline and its job was given up (failure published, dead-lettered); a node that
+    /// stalled may still run the originate it had received: if the leg shows up, it is hung up at once and its side
+    /// gets one hangup-event (SPEC §4).
+    /// </summary>
+    GivenUp,
 }
 
 /// <summary>What FreeSWITCH has reported of the leg's channel.</summary>

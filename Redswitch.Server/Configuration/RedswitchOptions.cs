@@ -57,6 +57,10 @@ public sealed class RedswitchOptions
     public TimeSpan ReconnectBase { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan ReconnectCap { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan LinkSilenceTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>A node quiet this long is probed (<c>api uptime</c>).</summary>
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>A probe unanswered this long marks the node stalled (SPEC §7: noticed within 5 s).</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan EndedLinger { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan SocketLinger { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>How long an answered caller's leg may take to reach the outbound server before it is hung up.</summary>

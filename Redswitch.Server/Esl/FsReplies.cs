@@ -107,32 +107,4 @@ public static class FsReplies
 
     /// <summary>An empty header is no value (a cause goes into a uuid_kill line).</summary>
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
-
-    /// <summary><c>status</c>: "UP 0 years, 1 day, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds" → a duration.</summary>
-    public static TimeSpan? Uptime(string? status)
-    {
-        if (status is null || !status.StartsWith("UP ", StringComparison.Ordinal)) return null;
-        var line = status.AsSpan(3);
-        var nl = line.IndexOf('\n');
-        if (nl >= 0) line = line[..nl];
-        double ms = 0;
-        foreach (var part in line.ToString().Split(',', StringSplitOptions.TrimEntries))
-        {
-            var sp = part.Split(' ');
-            if (sp.Length != 2 || !long.TryParse(sp[0], out var n)) return null;
-            // FreeSWITCH writes a unit in the singular when its count is 1 ("1 day, 2 hours").
-            ms += sp[1].TrimEnd('s') switch
-            {
-                "year" => n * 365.25 * 86400000,
-                "day" => n * 86400000.0,
-                "hour" => n * 3600000.0,
-                "minute" => n * 60000.0,
-                "second" => n * 1000.0,
-                "millisecond" => n,
-                "microsecond" => n / 1000.0,
-                _ => 0,
-            };
-        }
-        return TimeSpan.FromMilliseconds(ms);
-    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using DotNetty.Transport.Bootstrapping;
 using DotNetty.Transport.Channels;
 using DotNetty.Transport.Channels.Sockets;
@@ -15,7 +16,9 @@ namespace Redswitch.Server.Esl;
 /// The inbound control link to one FreeSWITCH node (SPEC §7): auth, <c>event plain …</c> narrowed by filters
 /// to BACKGROUND_JOB, HEARTBEAT and the legs call owners ask it to follow (<see cref="Follow"/>), <c>bgapi</c>
 /// with Redswitch-chosen Job-UUIDs matched to their BACKGROUND_JOB, and capped exponential backoff with
-/// jitter after a loss.
+/// jitter after a loss. A probe (<c>api uptime</c> with a reply deadline) whenever the node has been quiet tells a
+/// stalled node within seconds: the link is then <see cref="LinkState.Stalled"/> — no new call, no command — but kept
+/// open, since what the node already received still runs when it wakes; silence for LINK_SILENCE closes it.
 /// </summary>
 public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDisposable
 {
@@ -37,7 +40,19 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private EslSession? _session;
-    private volatile bool _up;
+    private volatile LinkState _state;
+
+    /// <summary>Where the link is.</summary>
+    public enum LinkState
+    {
+        /// <summary>Not connected, or connected and not yet authenticated and subscribed.</summary>
+        Down,
+        Up,
+        /// <summary>Connected, but the node has not answered a probe in time: no new call, no command, until it does.</summary>
+        Stalled,
+    }
+
+    public LinkState State => _state;
     private TaskCompletionSource _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _attempt;
     private Task? _loop;
@@ -54,7 +69,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     /// <summary>Counts authenticated connections: a call started on this generation needs no check after a loss before it.</summary>
     public int Generation => Volatile.Read(ref _generation);
     private int _generation;
-    public bool IsUp => _up;
+    public bool IsUp => _state == LinkState.Up;
 
     /// <summary>Live calls placed on this node.</summary>
     public int LiveCalls => Volatile.Read(ref _liveCalls);
@@ -77,7 +92,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     public Task WaitUpAsync(CancellationToken ct)
     {
         Task t;
-        lock (_gate) t = _up ? Task.CompletedTask : _upSignal.Task;
+        lock (_gate) t = _state == LinkState.Up ? Task.CompletedTask : _upSignal.Task;
         return t.WaitAsync(ct);
     }
 
@@ -86,7 +101,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     public void Start()
     {
         _loop = Task.Run(RunAsync);
-        var period = _options.LinkSilenceTimeout / 6;
+        var period = _options.ProbeInterval / 2;
         _silenceTimer = new Timer(_ => CheckSilence(), null, period, period);
     }
 
@@ -149,7 +164,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     public bool TryApi(string command, Action<EslMessage?> onReply)
     {
         EslSession? s;
-        lock (_gate) s = _up ? _session : null;
+        lock (_gate) s = _state == LinkState.Up ? _session : null;
         return s is not null && s.TrySend(EslCommands.Api(command), onReply);
     }
 
@@ -157,7 +172,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     public bool TryBgApi(string command, string jobUuid, Action<EslMessage?> onReply, Action<EslEvent> onJob)
     {
         EslSession? s;
-        lock (_gate) s = _up ? _session : null;
+        lock (_gate) s = _state == LinkState.Up ? _session : null;
         if (s is null) return false;
         _jobs[jobUuid] = onJob;
         if (s.TrySend(EslCommands.BgApi(command, jobUuid), onReply)) return true;
@@ -261,22 +276,27 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
                 {
                     if (c is null) return;
                     var core = (c as ApiResponse)?.BodyText.Trim();
-                    Volatile.Write(ref _coreUuid, string.IsNullOrEmpty(core) || core.StartsWith('-') ? null : core);
-                    SetUp(session);
+                    var before = Volatile.Read(ref _coreUuid);
+                    var now = string.IsNullOrEmpty(core) || core.StartsWith('-') ? null : core;
+                    if (now is not null) Volatile.Write(ref _coreUuid, now);
+                    SetUp(session, before, now);
                 });
             });
         }
     }
 
-    private void SetUp(EslSession session)
+    /// <param name="coreBefore">The Core-UUID the node had before (null: never read).</param>
+    /// <param name="coreNow">The one it answers with now (null: it did not say).</param>
+    private void SetUp(EslSession session, string? coreBefore, string? coreNow)
     {
         bool restored;
+        int generation;
         lock (_gate)
         {
             if (!ReferenceEquals(session, _session)) return;
             restored = _attemptSinceUp;
-            _generation++;
-            _up = true;
+            generation = ++_generation;
+            _state = LinkState.Up;
             _attempt = 0;
             _attemptSinceUp = false;
             _upSignal.TrySetResult();
@@ -284,21 +304,15 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
         _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
         _logger.LogInformation("FreeSWITCH {Node}: control link up", _node);
         if (!restored) return;
-        // Did FreeSWITCH restart meanwhile? Its uptime is shorter than our outage then (its Core-UUID changed too,
-        // but it cannot always be read back at once).
-        var lostAt = _lostAt;
-        var generation = _generation;
-        session.TrySend(EslCommands.Api("status"), r =>
-        {
-            var uptime = FsReplies.Uptime((r as ApiResponse)?.BodyText);
-            var restarted = uptime is { } up && up < DateTime.UtcNow - lostAt;
-            if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down", _node);
-            _listener.OnRestored(this, restarted, generation);
-        });
+        // A restart is told by a new Core-UUID (SPEC §4), never by the uptime: FreeSWITCH starts its uptime again
+        // after a stall ("Virtual Migration Detected"), and a node that was only paused still runs what it received.
+        var restarted = coreBefore is not null && coreNow is not null && coreBefore != coreNow;
+        if (restarted) _logger.LogWarning("FreeSWITCH {Node} restarted while the link was down (Core-UUID {Before} → {Now})", _node, coreBefore, coreNow);
+        else if (coreNow is null) _logger.LogWarning("FreeSWITCH {Node}: Core-UUID unreadable after the loss; taken as not restarted", _node);
+        _listener.OnRestored(this, restarted, generation);
     }
 
     private bool _attemptSinceUp;
-    private DateTime _lostAt;
 
     void IEslSessionListener.OnEvent(EslSession session, EslEvent evt)
     {
@@ -330,13 +344,12 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
             {
                 closed = _closed;
                 _closed = null;
-                wasUp = _up;
-                _up = false;
+                wasUp = _state == LinkState.Up;
+                _state = LinkState.Down;
                 _session = null;
                 _filtered = null;
                 _attemptSinceUp = true;
-                // The last time we heard from FreeSWITCH: a FreeSWITCH that restarted since has a shorter uptime.
-                _lostAt = session.LastFrame;
+                Interlocked.Exchange(ref _probeSentAt, 0);
                 if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
@@ -350,15 +363,22 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
         closed?.TrySetResult();
     }
 
-    /// <summary>Closes the link when nothing (no HEARTBEAT, no reply to a probe) arrived for LinkSilenceTimeout.</summary>
+    /// <summary>When the outstanding probe was sent (Stopwatch ticks); 0 when none is out.</summary>
+    private long _probeSentAt;
+
+    /// <summary>
+    /// Every half probe interval: a node quiet for a probe interval is sent <c>api uptime</c>; one that has not answered
+    /// it within PROBE_TIMEOUT is stalled (no new call, no command) until it answers; nothing at all (no HEARTBEAT, no
+    /// reply) for LinkSilenceTimeout closes the link.
+    /// </summary>
     private void CheckSilence()
     {
         EslSession? s;
-        bool up;
+        LinkState state;
         lock (_gate)
         {
-            up = _up;
-            s = up || _session is { IsOpen: true } ? _session : null;
+            state = _state;
+            s = state != LinkState.Down || _session is { IsOpen: true } ? _session : null;
         }
 
         if (s is null) return;
@@ -367,13 +387,53 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
         {
             // Also a connection that opened but never got through auth (a wedged FreeSWITCH, or a
             // proxy that accepts TCP): without this it would wait forever and never reconnect.
-            _logger.LogWarning(up ? "FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting" : "FreeSWITCH {Node}: connected but not authenticated after {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
+            _logger.LogWarning(state != LinkState.Down ? "FreeSWITCH {Node}: silent for {Seconds:F0} s, reconnecting" : "FreeSWITCH {Node}: connected but not authenticated after {Seconds:F0} s, reconnecting", _node, silent.TotalSeconds);
             s.Close();
+            return;
         }
-        else if (up && silent > _options.LinkSilenceTimeout / 3)
+        if (state == LinkState.Down) return;
+        var sent = Interlocked.Read(ref _probeSentAt);
+        if (sent != 0)
         {
-            s.TrySend(EslCommands.Api("uptime"));
+            var waited = Stopwatch.GetElapsedTime(sent);
+            if (state == LinkState.Up && waited > _options.ProbeTimeout) MarkStalled(s, waited);
+            return;
         }
+        if (silent < _options.ProbeInterval) return; // it spoke lately: alive
+        var at = Stopwatch.GetTimestamp();
+        Interlocked.Exchange(ref _probeSentAt, at);
+        if (!s.TrySend(EslCommands.Api("uptime"), r =>
+            {
+                if (r is null || Interlocked.CompareExchange(ref _probeSentAt, 0, at) != at) return;
+                Answered(s, Stopwatch.GetElapsedTime(at));
+            }))
+            Interlocked.CompareExchange(ref _probeSentAt, 0, at);
+    }
+
+    private void MarkStalled(EslSession session, TimeSpan waited)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(session, _session) || _state != LinkState.Up) return;
+            _state = LinkState.Stalled;
+            if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);
+        _logger.LogWarning("FreeSWITCH {Node}: no answer to a probe for {Ms:F0} ms; stalled: no new call and no command until it answers (what it has received still runs then)",
+            _node, waited.TotalMilliseconds);
+    }
+
+    /// <summary>The probe was answered: a stalled node is up again (on the same connection: nothing was lost).</summary>
+    private void Answered(EslSession session, TimeSpan after)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(session, _session) || _state != LinkState.Stalled) return;
+            _state = LinkState.Up;
+            _upSignal.TrySetResult();
+        }
+        _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
+        _logger.LogInformation("FreeSWITCH {Node}: answering again ({Seconds:F1} s after the probe); control link up", _node, after.TotalSeconds);
     }
 
     public async ValueTask DisposeAsync()

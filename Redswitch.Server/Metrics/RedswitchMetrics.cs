@@ -17,6 +17,7 @@ public sealed class RedswitchMetrics
     public Counter ControlMessages { get; }
     public Histogram ControlLatency { get; }
     public Gauge EslLinksUp { get; }
+    public Gauge CallsUnreachable { get; }
     public Gauge EslFollowedLegs { get; }
     public Gauge OutboundSessionsOpen { get; }
     public Counter OutboundRefused { get; }
@@ -48,7 +49,9 @@ public sealed class RedswitchMetrics
         ControlMessages = f.CreateCounter("redswitch_control_messages_total", "Control messages by type and result.", "type", "result");
         ControlLatency = f.CreateHistogram("redswitch_control_latency_seconds", "Control message received to FreeSWITCH accepted.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0002, 2, 14) });
-        EslLinksUp = f.CreateGauge("redswitch_esl_links_up", "Inbound ESL links authenticated, per node.", "node");
+        EslLinksUp = f.CreateGauge("redswitch_esl_links_up", "Inbound ESL links authenticated and answering (not stalled), per node.", "node");
+        CallsUnreachable = f.CreateGauge("redswitch_calls_unreachable",
+            "Live calls on a node whose control link is down or stalled: no event, and their control messages fail with \"freeswitch unavailable\".", "node");
         EslFollowedLegs = f.CreateGauge("redswitch_esl_followed_legs",
             "Legs whose events the control link carries (their socket dropped or is late): one filter each on FreeSWITCH's side.", "node");
         OutboundSessionsOpen = f.CreateGauge("redswitch_outbound_sessions_open", "Outbound socket sessions open.");

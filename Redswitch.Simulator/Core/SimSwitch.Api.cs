@@ -162,6 +162,25 @@ public sealed partial class SimSwitch
             case "status":
                 done(Status());
                 return;
+            case "uptime":
+                {
+                    // mod_commands uptime_function: the uptime in the unit asked for (seconds by default), with a newline
+                    var up = DateTime.UtcNow - _startedUtc;
+                    long? value = args.Trim().ToLowerInvariant() switch
+                    {
+                        "" or "s" or "seconds" => (long)up.TotalSeconds,
+                        "us" or "microseconds" => up.Ticks / 10,
+                        "ms" or "milliseconds" => (long)up.TotalMilliseconds,
+                        "m" or "minutes" => (long)up.TotalMinutes,
+                        "h" or "hours" => (long)up.TotalHours,
+                        "d" or "days" => (long)up.TotalDays,
+                        _ => null,
+                    };
+                    done(value is { } v
+                        ? v.ToString(CultureInfo.InvariantCulture) + "\n"
+                        : "-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n");
+                    return;
+                }
             case "global_getvar":
                 // FreeSWITCH sets core_uuid at start-up (its Core-UUID header); the value comes without a newline.
                 done(args.Trim() == "core_uuid" ? _coreUuid : "");

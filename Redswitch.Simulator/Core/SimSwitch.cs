@@ -25,7 +25,10 @@ public sealed partial class SimSwitch
     private readonly HashSet<EslSession> _sessions = new();
     private readonly ConcurrentDictionary<string, PhoneBehaviour> _overrides = new();
     private readonly string _coreUuid = NewUuid();
-    private readonly DateTime _startedUtc = DateTime.UtcNow;
+    /// <summary>What <c>status</c> and <c>uptime</c> count from: reset after a stall, as FreeSWITCH does (see <see cref="WatchClock"/>).</summary>
+    private DateTime _startedUtc = DateTime.UtcNow;
+    private long _lastClockTick = System.Diagnostics.Stopwatch.GetTimestamp();
+    private ITimerHandle? _clockWatch;
     private long _sequence = 1000;
     private long _sessionId;
     private long _sessionsSinceStartup;
@@ -38,7 +41,46 @@ public sealed partial class SimSwitch
         Options = options;
         Core = new CoreLoop("redswitch-sim-core", e => Options.Log?.Invoke("simulator core error: " + e));
         if (options.HeartbeatInterval is { } hb) _heartbeat = Core.Schedule(Heartbeat, hb);
+        _clockWatch = Core.Schedule(WatchClock, ClockTick);
     }
+
+    private static readonly TimeSpan ClockTick = TimeSpan.FromSeconds(1);
+
+    /// <summary>A stall longer than this resets the uptime (FreeSWITCH: "Virtual Migration Detected! Syncing Clock").</summary>
+    internal static readonly TimeSpan StallResetsUptime = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// FreeSWITCH's timer notices when its clock jumped (the process was stopped, the VM paused): it logs "Virtual
+    /// Migration Detected! Syncing Clock" and its uptime starts again; its Core-UUID stays. Commands already received
+    /// run on as if nothing happened.
+    /// </summary>
+    private void WatchClock()
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var gap = System.Diagnostics.Stopwatch.GetElapsedTime(_lastClockTick, now);
+        _lastClockTick = now;
+        if (gap > ClockTick + StallResetsUptime)
+        {
+            _startedUtc = DateTime.UtcNow;
+            Options.Log?.Invoke($"Virtual Migration Detected! Syncing Clock (stalled {gap.TotalSeconds:F1} s; uptime starts again)");
+        }
+        _clockWatch = Core.Schedule(WatchClock, ClockTick);
+    }
+
+    private System.Threading.ManualResetEventSlim? _stall;
+
+    /// <summary>
+    /// Stops the core, as SIGSTOP stops FreeSWITCH: no reply, no event, no timer; connections stay open and what arrives
+    /// on them (commands, closes) waits, in order, for <see cref="Unstall"/>.
+    /// </summary>
+    internal void Stall()
+    {
+        var gate = new System.Threading.ManualResetEventSlim(false);
+        if (Interlocked.CompareExchange(ref _stall, gate, null) is not null) return;
+        Post(() => gate.Wait());
+    }
+
+    internal void Unstall() => Interlocked.Exchange(ref _stall, null)?.Set();
 
     public SimulatorOptions Options { get; }
 
@@ -70,7 +112,9 @@ public sealed partial class SimSwitch
 
     internal Task ShutdownAsync()
     {
+        Unstall();
         _heartbeat?.Cancel();
+        _clockWatch?.Cancel();
         return Core.StopAsync();
     }
 

@@ -15,11 +15,15 @@ internal sealed class OutboundConnector : IOutboundConnector
     private readonly IEventLoopGroup _group;
     private readonly TimeSpan _timeout;
 
-    public OutboundConnector(SimSwitch sw, IEventLoopGroup group, TimeSpan timeout)
+    private readonly Action<IChannel>? _opened;
+
+    /// <param name="opened">Each connection made (the host closes them all when it stops, as a dying process would).</param>
+    public OutboundConnector(SimSwitch sw, IEventLoopGroup group, TimeSpan timeout, Action<IChannel>? opened = null)
     {
         _sw = sw;
         _group = group;
         _timeout = timeout;
+        _opened = opened;
     }
 
     public void Connect(string host, int port, Func<IEslTransport, EslSession> onConnected, Action onFailed)
@@ -50,6 +54,7 @@ internal sealed class OutboundConnector : IOutboundConnector
             onFailed();
             return;
         }
+        _opened?.Invoke(ch);
         var t = new EslTransport(ch);
         _sw.Post(() =>
         {

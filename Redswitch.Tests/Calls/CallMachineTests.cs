@@ -293,20 +293,80 @@ public class CallMachineTests
     }
 
     [Test]
-    public void OriginateReplyLost_LegNotThere_FailsAfterGraceAndAnswersAHangupSentMeanwhile()
+    public void OriginateReplyLost_LegNotThereYet_StaysUnknownUntilItsDeadline_ThenFailsAndAnswersAHangupSentMeanwhile()
     {
         var d = new CallDriver().Start().LoseLink();
         d.Control("""{"type": "hangup"}""");
         Assert.That(d.Fx.Replies, Is.Empty, "nothing is acked before FreeSWITCH took anything");
         d.RestoreLink().ReplyTo<UuidExists>(Caller, FsReply.Gone);
-        Assert.That(d.Fx.Events, Is.Empty, "its last event may still be on its way");
-        Assert.That(d.Fx.ArmedFor(new CallTimer(TimerKind.UnconfirmedGrace, 0)), Is.EqualTo(TimeSpan.FromMilliseconds(300)));
-        d.Fire(TimerKind.UnconfirmedGrace, 0);
+        // a node that stalled runs the originate it received when it wakes, perhaps after answering uuid_exists
+        Assert.That(d.Fx.Events, Is.Empty, "not there yet is not never");
+        Assert.That(d.Fx.IsArmed(new CallTimer(TimerKind.UnconfirmedGrace, 0)), Is.False);
+        Assert.That(d.Fx.StillFollowed(), Is.EqualTo(new[] { Caller }), "followed on the control link meanwhile");
+        d.Fire(TimerKind.GiveUpLeg, 0);
         Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", LinkLost: true) }));
         Assert.That(d.Fx.Replies, Is.EqualTo(new[] { Failure("hangup", "call ended", null, 1) }));
         Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         Assert.That(d.Fx.Endings.Single().Result, Is.EqualTo("failed"));
+        d.ReplyAll(FsReply.Gone).Fire(TimerKind.Release);
         AssertNothingLeft(d);
+    }
+
+    [Test]
+    public void OriginateReplyLost_TheLegShowsUpBeforeItsDeadline_ItIsACallWithALateCallStart()
+    {
+        var d = new CallDriver().Start().LoseLink().RestoreLink().ReplyTo<UuidExists>(Caller, FsReply.Gone);
+        // the node wakes and runs the buffered originate: the caller answers, its socket comes
+        d.Connect();
+        Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallStarted(false), new SideAnswered(0) }));
+        Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.Done }));
+        Assert.That(d.Fx.IsArmed(new CallTimer(TimerKind.GiveUpLeg, 0)), Is.False);
+    }
+
+    [Test]
+    public void ACallerLegThatShowsUpAfterItsJobWasGivenUp_IsHungUpAtOnce_AndItsSideGetsOneHangupEvent()
+    {
+        var d = new CallDriver().Start().LoseLink();
+        d.Fire(TimerKind.GiveUpLeg, 0); // the link never came back in time
+        Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", true) }));
+        var mark = d.Mark;
+        // the node wakes: the leg rings after all
+        d.RestoreLink();
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Select(a => a.Command), Is.EqualTo(new FsCommand[] { new UuidExists(Caller) }));
+        d.ReplyTo<UuidExists>(Caller, FsReply.Ok);
+        Assert.That(d.Fx.ApiCommands.Last(), Is.EqualTo(new UuidKill(Caller, "ORIGINATOR_CANCEL")), "hung up at once");
+        d.HangupComplete(Caller, "ORIGINATOR_CANCEL", fromSocket: false, hadAnswered: false);
+        d.HangupComplete(Caller, "ORIGINATOR_CANCEL", fromSocket: false, hadAnswered: false);
+        Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", true), new SideHungUp(0, "ORIGINATOR_CANCEL", false) }),
+            "after the failure, exactly one hangup-event for side 0");
+        Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.LinkLost }), "the job stays given up");
+        d.ReplyAll(FsReply.Ok).Fire(TimerKind.Release);
+        AssertNothingLeft(d);
+    }
+
+    [Test]
+    public void ACallerWhoseSocketComesAfterItsJobWasGivenUp_IsHungUpThroughIt()
+    {
+        var d = new CallDriver().Start().LoseLink();
+        d.Fire(TimerKind.GiveUpLeg, 0);
+        Assert.That(d.Machine.AcceptsSocket, Is.True, "watched for: its socket is taken, to hang it up");
+        d.Connect();
+        Assert.That(d.Fx.All.OfType<SocketSent>().Select(s => s.Command), Is.EqualTo(new SocketCommand[] { new HangupCaller("ORIGINATOR_CANCEL") }), "no bridge, no subscription");
+        d.HangupComplete(Caller, "ORIGINATOR_CANCEL", fromSocket: false, hadAnswered: true);
+        Assert.That(d.Fx.Events.Skip(1), Is.EqualTo(new CallEvent[] { new SideHungUp(0, "ORIGINATOR_CANCEL", false) }));
+        Assert.That(d.Fx.Events.OfType<SideAnswered>(), Is.Empty, "no answer-event for a call that failed");
+    }
+
+    [Test]
+    public void AGivenUpLegIsNotWatchedForOnceTheNodeProvedItRestarted()
+    {
+        var d = new CallDriver().Start().LoseLink();
+        d.Fire(TimerKind.GiveUpLeg, 0);
+        var mark = d.Mark;
+        d.RestoreLink(restarted: true);
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)), Is.Empty);
+        Assert.That(d.Fx.StillFollowed(), Is.Empty);
+        Assert.That(d.Fx.StillClaimed(), Is.Empty);
     }
 
     [Test]
@@ -328,7 +388,8 @@ public class CallMachineTests
         Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", true) }));
         Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         d.RestoreLink();
-        Assert.That(d.Fx.ApiCommands, Is.Empty, "nothing checked after the end");
+        Assert.That(d.Fx.ApiCommands, Is.EqualTo(new FsCommand[] { new UuidExists(Caller) }), "the node is back: did it place the leg after all?");
+        d.ReplyTo<UuidExists>(Caller, FsReply.Gone).Fire(TimerKind.Release);
         AssertNothingLeft(d);
     }
 
@@ -606,7 +667,9 @@ public class CallMachineTests
         Assert.That(d.Fx.Replies, Is.EqualTo(new[] { Failure("barge", "barge already active", "\"b2\"", 2) }));
         d.RestoreLink();
         Assert.That(d.Fx.AwaitingReply.Single().Command, Is.EqualTo(new UuidExists(Barger)));
-        d.ReplyTo<UuidExists>(Barger, FsReply.Gone).Fire(TimerKind.UnconfirmedGrace, 2);
+        d.ReplyTo<UuidExists>(Barger, FsReply.Gone);
+        Assert.That(d.Fx.Replies.Count(), Is.EqualTo(1), "not there yet: a node that stalled may still run the originate");
+        d.Fire(TimerKind.GiveUpLeg, 2);
         Assert.That(d.Fx.Replies.Last(), Is.EqualTo(Failure("barge", "freeswitch unavailable", "\"b1\"", 1)));
         Assert.That(d.Fx.Events.OfType<SideHungUp>(), Is.Empty, "side 2 never rang: no hangup-event");
         d.Control(BargeMsg()).ReplyOriginate(FsReply.Ok, SecondBarger);

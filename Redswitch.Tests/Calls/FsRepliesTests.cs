@@ -152,35 +152,4 @@ public class FsRepliesTests
         var e = FsReplies.LegEvent(Channel("DTMF", Uuid, ("DTMF-Digit", digit), ("DTMF-Source", source)), true)!;
         Assert.That((e.Digit, e.DigitFromApp), Is.EqualTo((expected, fromApp)));
     }
-
-    // ------------------------------------------------------------------ Uptime
-
-    [Test]
-    public void StatusGivesTheUptime()
-    {
-        const string status = "UP 0 years, 2 days, 3 hours, 4 minutes, 5 seconds, 6 milliseconds, 7 microseconds\n" +
-                              "FreeSWITCH (Version 1.10.12) is ready\n12 session(s) since startup\n";
-        Assert.That(FsReplies.Uptime(status), Is.EqualTo(new TimeSpan(2, 3, 4, 5, 6, 7)));
-    }
-
-    [Test]
-    public void YearsCountAsJulianYears() =>
-        Assert.That(FsReplies.Uptime("UP 1 years, 0 days, 0 hours, 0 minutes, 0 seconds, 0 milliseconds, 0 microseconds"),
-            Is.EqualTo(TimeSpan.FromDays(365.25)));
-
-    [TestCase(null)]
-    [TestCase("")]
-    [TestCase("-ERR Command not found!")]
-    [TestCase("DOWN 0 years")]
-    [TestCase("UP a few days")]
-    [TestCase("UP 2days")]
-    public void AnythingElseIsNoUptime(string? status) => Assert.That(FsReplies.Uptime(status), Is.Null);
-
-    // FreeSWITCH writes a unit in the singular when its count is 1 (mod_commands.c status_function: "%u day%s",
-    // day == 1 ? "" : "s"). Read as an unknown unit, a node up "1 day, 0 hours, 0 minutes, 3 seconds" after a link
-    // loss would look 3 s old, be taken for restarted, and every live call would end with SYSTEM_SHUTDOWN.
-    [Test]
-    public void SingularUnitsCountToo() =>
-        Assert.That(FsReplies.Uptime("UP 1 year, 1 day, 1 hour, 1 minute, 1 second, 1 millisecond, 1 microsecond\n"),
-            Is.EqualTo(TimeSpan.FromDays(365.25) + new TimeSpan(1, 1, 1, 1, 1, 1)));
 }

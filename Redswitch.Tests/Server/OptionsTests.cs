@@ -103,15 +103,3 @@ public class OptionsTests
         Assert.That(errors[0], Does.Not.Contain("secret"));
     }
 }
-
-public class UptimeTests
-{
-    [Test]
-    public void ParsesFreeSwitchStatus()
-    {
-        var up = Redswitch.Server.Esl.FsReplies.Uptime(
-            "UP 0 years, 1 days, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds\nFreeSWITCH (Version 1.10) is ready\n");
-        Assert.That(up, Is.EqualTo(new TimeSpan(1, 2, 3, 4, 5) + TimeSpan.FromTicks(60)));
-        Assert.That(Redswitch.Server.Esl.FsReplies.Uptime("-ERR no reply"), Is.Null);
-    }
-}

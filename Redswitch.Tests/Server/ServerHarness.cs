@@ -57,17 +57,18 @@ public sealed class ServerHarness : IAsyncDisposable
 
     private static RedswitchOptions WithTestTimings(RedswitchOptions o) => With(o);
 
-    /// <summary>A copy of the options with test timings (and an optional shorter EndedLinger).</summary>
-    public static RedswitchOptions With(RedswitchOptions o, TimeSpan? endedLinger = null) => new()
+    /// <summary>A copy of the options with test timings (and an optional shorter EndedLinger, another link silence limit).</summary>
+    public static RedswitchOptions With(RedswitchOptions o, TimeSpan? endedLinger = null, TimeSpan? linkSilence = null) => new()
     {
         EslNodes = o.EslNodes, EslPassword = o.EslPassword, RedisUrl = o.RedisUrl, Redis = o.Redis,
         RedisTimeoutSeconds = o.RedisTimeoutSeconds, RedisOutboxLimit = o.RedisOutboxLimit, OutboundListen = o.OutboundListen, OutboundAdvertise = o.OutboundAdvertise,
         OutboundAllow = o.OutboundAllow, JobList = o.JobList, DialTemplate = o.DialTemplate, SipUriTemplate = o.SipUriTemplate,
         RingTimeoutSeconds = o.RingTimeoutSeconds, JobMaxAgeSeconds = o.JobMaxAgeSeconds, MetricsListen = o.MetricsListen,
-        InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, InstanceLeaseSeconds = o.InstanceLeaseSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
+        InstanceId = o.InstanceId, DrainTimeoutSeconds = o.DrainTimeoutSeconds, DrainMode = o.DrainMode, InstanceLeaseSeconds = o.InstanceLeaseSeconds, LogJson = o.LogJson, LogPhoneNumbers = o.LogPhoneNumbers,
         ReconnectBase = TimeSpan.FromMilliseconds(50), ReconnectCap = TimeSpan.FromMilliseconds(400),
         BlockSeconds = 1, SocketLinger = TimeSpan.FromSeconds(5), HeartbeatInterval = TimeSpan.FromSeconds(2),
         EndedLinger = endedLinger ?? TimeSpan.FromSeconds(60), SocketConnectTimeout = TimeSpan.FromSeconds(3),
+        LinkSilenceTimeout = linkSilence ?? o.LinkSilenceTimeout,
     };
 
     public async Task StopAsync()
