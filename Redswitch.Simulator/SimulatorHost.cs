@@ -136,7 +136,7 @@ public sealed class SimulatorHost : IAsyncDisposable
     /// Freezes the simulated FreeSWITCH as SIGSTOP would (a hung host, a long pause): it answers nothing and sends
     /// nothing; connections stay open and their input waits. <see cref="Unstall"/> lets it run on: what was received
     /// meanwhile is executed (also on connections the peer closed since), and after a stall of more than a few seconds
-    /// the uptime starts again while the Core-UUID stays (FreeSWITCH's "Virtual Migration Detected"). Do not call the
+    /// the uptime leaves the stall out while the Core-UUID stays (FreeSWITCH's "Virtual Migration Detected"). Do not call the
     /// other methods of the host while it is stalled: they wait for it.
     /// </summary>
     public void Stall() => _sw.Stall();

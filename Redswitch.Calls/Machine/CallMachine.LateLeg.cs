@@ -24,9 +24,10 @@ public sealed partial class CallMachine
         // (Follow() follows nothing once the call has ended)
         _a.Followed = true;
         _fx.Follow(_a.Uuid);
-        var watch = _settings.RingTimeout + _settings.SocketConnectTimeout;
-        _fx.SetTimer(new CallTimer(TimerKind.Release), watch > _settings.EndedLinger ? watch : _settings.EndedLinger);
+        _fx.SetTimer(new CallTimer(TimerKind.Release), WatchTime);
     }
+
+    private TimeSpan WatchTime => Deadline > _settings.EndedLinger ? Deadline : _settings.EndedLinger;
 
     private void StopWatchingForLateLeg()
     {
@@ -48,10 +49,38 @@ public sealed partial class CallMachine
             StopWatchingForLateLeg();
             return;
         }
-        var watch = _settings.RingTimeout + _settings.SocketConnectTimeout;
-        _fx.SetTimer(new CallTimer(TimerKind.Release), watch > _settings.EndedLinger ? watch : _settings.EndedLinger);
+        _fx.SetTimer(new CallTimer(TimerKind.Release), WatchTime);
         // Ringing already? Then it is hung up now rather than when it answers.
         Api(new UuidExists(_a.Uuid), new Pending.CheckExists(_a));
+    }
+
+    /// <summary>The watch is over: a last question, unless the node cannot be asked now (then the watch waits for it). True: release now.</summary>
+    private bool EndWatch()
+    {
+        if (Api(new UuidExists(_a.Uuid), new Pending.WatchEnd())) return false;
+        if (_deferrals++ >= MaxDeferrals) return true;
+        _fx.SetTimer(new CallTimer(TimerKind.Release), WatchTime);
+        return false;
+    }
+
+    /// <summary>uuid_exists of the watched leg: there, it is hung up; gone after we hung it up, its end is reported (its event was lost).</summary>
+    private void OnLateLegChecked(FsReply reply, bool end)
+    {
+        if (!WatchingForLateLeg) return;
+        switch (reply.Outcome)
+        {
+            case FsOutcome.Accepted:
+                KillLateLeg();
+                if (end) _fx.SetTimer(new CallTimer(TimerKind.Release), WatchTime); // until its end is seen
+                return;
+            case FsOutcome.NoSuchChannel:
+                if (_a.HangupSent) OnLateLeg(new LegEvent(_a.Uuid, LegEventKind.HangupComplete, FromSocket: false) { Cause = LateLegCause });
+                if (end) ReleaseCall();
+                return;
+            default:
+                if (end && EndWatch()) ReleaseCall();
+                return;
+        }
     }
 
     /// <summary>An event of the given-up caller's leg, or its socket: hang it up; its end is its side's one hangup-event.</summary>

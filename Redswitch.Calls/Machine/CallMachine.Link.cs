@@ -12,16 +12,56 @@ public sealed partial class CallMachine
     private void AwaitConfirmation(Leg leg, bool linkAlreadyBack)
     {
         if (linkAlreadyBack) OnLinkRestored(false);
-        _fx.SetTimer(leg.Timer(TimerKind.GiveUpLeg), _settings.RingTimeout + _settings.SocketConnectTimeout);
+        _fx.SetTimer(leg.Timer(TimerKind.GiveUpLeg), Deadline);
     }
 
+    private TimeSpan Deadline => _settings.RingTimeout + _settings.SocketConnectTimeout;
+
+    /// <summary>
+    /// How many times a deadline is put off because the node cannot be asked (its link is down or stalled): a node that
+    /// only stalled still runs what it received when it wakes. Past that, the leg is given up without an answer.
+    /// </summary>
+    private const int MaxDeferrals = 10;
+    private int _deferrals;
+
+    /// <summary>The deadline: one last question (is the leg there?) decides, if the node can be asked now.</summary>
     private void GiveUp(Leg leg)
     {
         if (!leg.Unconfirmed) return;
+        if (Api(new UuidExists(leg.Uuid), new Pending.LastCheck(leg))) return;
+        DeferOrGiveUp(leg);
+    }
+
+    private void DeferOrGiveUp(Leg leg)
+    {
+        if (!leg.Unconfirmed) return;
+        if (_deferrals++ < MaxDeferrals)
+        {
+            _fx.Log(CallLogLevel.Information, "FreeSWITCH cannot be asked about leg {Uuid} now; its deadline waits for the node", leg.Uuid);
+            _fx.SetTimer(leg.Timer(TimerKind.GiveUpLeg), Deadline);
+            return;
+        }
+        GiveUpNow(leg);
+    }
+
+    private void GiveUpNow(Leg leg)
+    {
         _fx.Log(CallLogLevel.Warning, "leg {Uuid} never showed up after its originate reply was lost; giving it up", leg.Uuid);
         // In case FreeSWITCH has it after all and the link can still say so: do not leave it ringing.
         Api(new UuidKill(leg.Uuid, "ORIGINATOR_CANCEL"), null);
         Unconfirmable(leg);
+    }
+
+    /// <summary>The deadline's last question answered: there (a call after all), gone (given up), or not answered.</summary>
+    private void OnLastCheck(Leg leg, FsReply reply)
+    {
+        if (!leg.Unconfirmed) return;
+        switch (reply.Outcome)
+        {
+            case FsOutcome.Accepted: Confirm(leg); break;
+            case FsOutcome.NoSuchChannel: GiveUpNow(leg); break;
+            default: DeferOrGiveUp(leg); break;
+        }
     }
 
     /// <summary>FreeSWITCH took this leg's originate after all (an event of it, its BACKGROUND_JOB, uuid_exists).</summary>
@@ -77,6 +117,8 @@ public sealed partial class CallMachine
             }
             if (!SocketAlive || leg == _a) Follow(leg);
             Api(new UuidExists(leg.Uuid), new Pending.ConfirmExists(leg));
+            // The deadline counts from the node's return: asleep, it could not run the command yet.
+            _fx.SetTimer(leg.Timer(TimerKind.GiveUpLeg), Deadline);
         }
         foreach (var leg in new[] { _a, _b, _g })
         {

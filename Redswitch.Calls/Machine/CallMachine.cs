@@ -83,7 +83,8 @@ public sealed partial class CallMachine
         get
         {
             if (_pending.Count > 0) return false;
-            if (_phase == CallPhase.Ended) return true;
+            // (the watch for a given-up caller's leg is this instance's: a new owner would not know to keep it)
+            if (_phase == CallPhase.Ended) return !WatchingForLateLeg;
             // A BACKGROUND_JOB still due brings nothing a new owner does not learn from the leg's events and uuid_dump,
             // once FreeSWITCH has taken the originate.
             if (!_jobs.All(leg => leg.Ready)) return false;
@@ -372,7 +373,7 @@ public sealed partial class CallMachine
             case Pending.CheckExists c:
                 if (c.Leg == _a && WatchingForLateLeg)
                 {
-                    if (reply.Outcome == FsOutcome.Accepted) KillLateLeg();
+                    OnLateLegChecked(reply, end: false);
                     break;
                 }
                 if (reply.Outcome == FsOutcome.NoSuchChannel) ReportGone(c.Leg);
@@ -393,6 +394,8 @@ public sealed partial class CallMachine
                     else Refuse(h, "freeswitch unavailable");
                 break;
             case Pending.Dump d: OnDumpReply(d.Leg, reply); break;
+            case Pending.LastCheck l: OnLastCheck(l.Leg, reply); break;
+            case Pending.WatchEnd: OnLateLegChecked(reply, end: true); break;
             case Pending.Bridge:
                 if (reply.Outcome == FsOutcome.Refused) _fx.Log(CallLogLevel.Warning, "bridge refused: {Reply}", reply.Text);
                 break;
@@ -418,11 +421,18 @@ public sealed partial class CallMachine
             case TimerKind.UnconfirmedGrace when leg is not null: Unconfirmable(leg); break;
             case TimerKind.SocketLinger: SendExit(); break;
             case TimerKind.Release:
-                // The grace is over: the state hash goes (a take-over no longer finds the call), then the channel.
-                StopWatchingForLateLeg();
-                _fx.DeleteState();
-                _fx.Release();
+                // A given-up caller's leg is asked for one last time first (the answer ends the watch).
+                if (WatchingForLateLeg && !EndWatch()) break;
+                ReleaseCall();
                 break;
         }
+    }
+
+    /// <summary>The grace is over: the state hash goes (a take-over no longer finds the call), then the channel.</summary>
+    private void ReleaseCall()
+    {
+        StopWatchingForLateLeg();
+        _fx.DeleteState();
+        _fx.Release();
     }
 }

@@ -13,6 +13,10 @@ internal abstract record Pending
     public sealed record CheckExists(Leg Leg) : Pending;
     /// <summary>uuid_exists on a leg whose originate reply was lost: it settles the originate.</summary>
     public sealed record ConfirmExists(Leg Leg) : Pending;
+    /// <summary>uuid_exists at a leg's deadline: there, it is a call after all; gone, it is given up.</summary>
+    public sealed record LastCheck(Leg Leg) : Pending;
+    /// <summary>uuid_exists at the end of the watch for a given-up caller's leg (<see cref="CallMachine"/> LateLeg).</summary>
+    public sealed record WatchEnd : Pending;
     public sealed record ModeChange(PendingControl Control) : Pending;
     /// <summary>The socket's hangup for hangup messages that came before FreeSWITCH took the originate.</summary>
     public sealed record SocketHangup(IReadOnlyList<PendingControl> Requests) : Pending;

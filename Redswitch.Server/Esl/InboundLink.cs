@@ -35,8 +35,8 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
     private EslSession? _filtered;
 
     /// <summary>What the link subscribes to. Filters narrow the channel events to followed legs, so each instance
-    /// does not decode every channel of the node.</summary>
-    private static readonly string[] Subscribed = ["BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT"];
+    /// does not decode every channel of the node. CHANNEL_CREATE tells a followed leg whose originate's fate is unknown the moment it exists (SPEC §4), also while it rings.</summary>
+    private static readonly string[] Subscribed = ["BACKGROUND_JOB", "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT"];
     private readonly CancellationTokenSource _stop = new();
     private readonly object _gate = new();
     private EslSession? _session;
@@ -349,7 +349,7 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
                 _session = null;
                 _filtered = null;
                 _attemptSinceUp = true;
-                Interlocked.Exchange(ref _probeSentAt, 0);
+                _probeSentAt = 0;
                 if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
@@ -363,22 +363,24 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
         closed?.TrySetResult();
     }
 
-    /// <summary>When the outstanding probe was sent (Stopwatch ticks); 0 when none is out.</summary>
+    /// <summary>When the outstanding probe was sent (Stopwatch ticks); 0 when none is out. Under _gate.</summary>
     private long _probeSentAt;
 
     /// <summary>
-    /// Every half probe interval: a node quiet for a probe interval is sent <c>api uptime</c>; one that has not answered
-    /// it within PROBE_TIMEOUT is stalled (no new call, no command) until it answers; nothing at all (no HEARTBEAT, no
-    /// reply) for LinkSilenceTimeout closes the link.
+    /// Every half probe interval: a node quiet for a probe interval is sent <c>api uptime</c> (a stalled one, whatever it
+    /// says meanwhile); one that has not answered it within PROBE_TIMEOUT is stalled (no new call, no command) until it
+    /// answers; nothing at all (no HEARTBEAT, no reply) for LinkSilenceTimeout closes the link.
     /// </summary>
     private void CheckSilence()
     {
         EslSession? s;
         LinkState state;
+        long sent;
         lock (_gate)
         {
             state = _state;
             s = state != LinkState.Down || _session is { IsOpen: true } ? _session : null;
+            sent = _probeSentAt;
         }
 
         if (s is null) return;
@@ -392,48 +394,53 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
             return;
         }
         if (state == LinkState.Down) return;
-        var sent = Interlocked.Read(ref _probeSentAt);
         if (sent != 0)
         {
-            var waited = Stopwatch.GetElapsedTime(sent);
-            if (state == LinkState.Up && waited > _options.ProbeTimeout) MarkStalled(s, waited);
+            if (state == LinkState.Up && Stopwatch.GetElapsedTime(sent) > _options.ProbeTimeout) MarkStalled(s, sent);
             return;
         }
-        if (silent < _options.ProbeInterval) return; // it spoke lately: alive
+        if (state == LinkState.Up && silent < _options.ProbeInterval) return; // it spoke lately: alive
         var at = Stopwatch.GetTimestamp();
-        Interlocked.Exchange(ref _probeSentAt, at);
-        if (!s.TrySend(EslCommands.Api("uptime"), r =>
-            {
-                if (r is null || Interlocked.CompareExchange(ref _probeSentAt, 0, at) != at) return;
-                Answered(s, Stopwatch.GetElapsedTime(at));
-            }))
-            Interlocked.CompareExchange(ref _probeSentAt, 0, at);
+        lock (_gate)
+        {
+            if (!ReferenceEquals(s, _session) || _probeSentAt != 0) return;
+            _probeSentAt = at;
+        }
+        if (!s.TrySend(EslCommands.Api("uptime"), r => { if (r is not null) Answered(s, at); }))
+            lock (_gate) if (_probeSentAt == at) _probeSentAt = 0;
     }
 
-    private void MarkStalled(EslSession session, TimeSpan waited)
+    /// <summary>The probe sent at <paramref name="sent"/> is overdue: the node is stalled, unless it was answered meanwhile.</summary>
+    private void MarkStalled(EslSession session, long sent)
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(session, _session) || _state != LinkState.Up) return;
+            if (!ReferenceEquals(session, _session) || _state != LinkState.Up || _probeSentAt != sent) return;
             _state = LinkState.Stalled;
             if (_upSignal.Task.IsCompleted) _upSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);
         }
-        _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(0);
         _logger.LogWarning("FreeSWITCH {Node}: no answer to a probe for {Ms:F0} ms; stalled: no new call and no command until it answers (what it has received still runs then)",
-            _node, waited.TotalMilliseconds);
+            _node, Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
     }
 
-    /// <summary>The probe was answered: a stalled node is up again (on the same connection: nothing was lost).</summary>
-    private void Answered(EslSession session, TimeSpan after)
+    /// <summary>
+    /// The probe sent at <paramref name="sent"/> was answered. A stalled node is up again, on the same connection:
+    /// nothing was lost, but what its calls could not send meanwhile is tried again (as after a reconnect).
+    /// </summary>
+    private void Answered(EslSession session, long sent)
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(session, _session) || _state != LinkState.Stalled) return;
+            if (!ReferenceEquals(session, _session) || _probeSentAt != sent) return;
+            _probeSentAt = 0;
+            if (_state != LinkState.Stalled) return;
             _state = LinkState.Up;
             _upSignal.TrySetResult();
+            _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
         }
-        _metrics.EslLinksUp.WithLabels(_node.ToString()).Set(1);
-        _logger.LogInformation("FreeSWITCH {Node}: answering again ({Seconds:F1} s after the probe); control link up", _node, after.TotalSeconds);
+        _logger.LogInformation("FreeSWITCH {Node}: answering again ({Seconds:F1} s after the probe); control link up", _node, Stopwatch.GetElapsedTime(sent).TotalSeconds);
+        _listener.OnRestored(this, false, int.MaxValue);
     }
 
     public async ValueTask DisposeAsync()

@@ -25,7 +25,7 @@ public sealed partial class SimSwitch
     private readonly HashSet<EslSession> _sessions = new();
     private readonly ConcurrentDictionary<string, PhoneBehaviour> _overrides = new();
     private readonly string _coreUuid = NewUuid();
-    /// <summary>What <c>status</c> and <c>uptime</c> count from: reset after a stall, as FreeSWITCH does (see <see cref="WatchClock"/>).</summary>
+    /// <summary>What <c>status</c> and <c>uptime</c> count from: moved on by a stall, as FreeSWITCH does (see <see cref="WatchClock"/>).</summary>
     private DateTime _startedUtc = DateTime.UtcNow;
     private long _lastClockTick = System.Diagnostics.Stopwatch.GetTimestamp();
     private ITimerHandle? _clockWatch;
@@ -46,23 +46,24 @@ public sealed partial class SimSwitch
 
     private static readonly TimeSpan ClockTick = TimeSpan.FromSeconds(1);
 
-    /// <summary>A stall longer than this resets the uptime (FreeSWITCH: "Virtual Migration Detected! Syncing Clock").</summary>
-    internal static readonly TimeSpan StallResetsUptime = TimeSpan.FromSeconds(3);
+    /// <summary>A stall longer than this is noticed as a clock jump (FreeSWITCH: "Virtual Migration Detected! Syncing Clock").</summary>
+    internal static readonly TimeSpan StallIsAClockJump = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// FreeSWITCH's timer notices when its clock jumped (the process was stopped, the VM paused): it logs "Virtual
-    /// Migration Detected! Syncing Clock" and its uptime starts again; its Core-UUID stays. Commands already received
-    /// run on as if nothing happened.
+    /// Migration Detected! Syncing Clock" and moves its start time on, so its uptime leaves the stall out
+    /// (switch_time.c: runtime.initiated); its Core-UUID stays. Commands already received run on as if nothing happened.
+    /// A node stopped for longer than it had been up thus looks younger than the outage: uptime is no restart test.
     /// </summary>
     private void WatchClock()
     {
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         var gap = System.Diagnostics.Stopwatch.GetElapsedTime(_lastClockTick, now);
         _lastClockTick = now;
-        if (gap > ClockTick + StallResetsUptime)
+        if (gap > ClockTick + StallIsAClockJump)
         {
-            _startedUtc = DateTime.UtcNow;
-            Options.Log?.Invoke($"Virtual Migration Detected! Syncing Clock (stalled {gap.TotalSeconds:F1} s; uptime starts again)");
+            _startedUtc += gap - ClockTick;
+            Options.Log?.Invoke($"Virtual Migration Detected! Syncing Clock (stalled {gap.TotalSeconds:F1} s; the uptime leaves it out)");
         }
         _clockWatch = Core.Schedule(WatchClock, ClockTick);
     }

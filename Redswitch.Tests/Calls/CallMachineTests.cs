@@ -16,6 +16,18 @@ public class CallMachineTests
 
     private static List<T> Of<T>(IEnumerable<Effect> effects) => effects.OfType<T>().ToList();
 
+    /// <summary>The deadline of a leg whose originate reply was lost, while the node cannot be asked: put off ten times, then given up.</summary>
+    private static CallDriver GiveUpWhileTheNodeCannotBeAsked(CallDriver d, int leg = 0)
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            d.Fire(TimerKind.GiveUpLeg, leg);
+            Assert.That(d.Fx.IsArmed(new CallTimer(TimerKind.GiveUpLeg, leg)), Is.True, $"deadline {i + 1}: put off while the node cannot be asked");
+            Assert.That(d.Fx.Events.OfType<CallFailed>(), Is.Empty, $"deadline {i + 1}: no failure yet");
+        }
+        return d.Fire(TimerKind.GiveUpLeg, leg);
+    }
+
     private static void AssertNothingLeft(CallDriver d)
     {
         Assert.Multiple(() =>
@@ -303,13 +315,26 @@ public class CallMachineTests
         Assert.That(d.Fx.Events, Is.Empty, "not there yet is not never");
         Assert.That(d.Fx.IsArmed(new CallTimer(TimerKind.UnconfirmedGrace, 0)), Is.False);
         Assert.That(d.Fx.StillFollowed(), Is.EqualTo(new[] { Caller }), "followed on the control link meanwhile");
+        Assert.That(d.Fx.ArmedFor(new CallTimer(TimerKind.GiveUpLeg, 0)), Is.EqualTo(Settings.RingTimeout + Settings.SocketConnectTimeout),
+            "the deadline counts from the node's return");
         d.Fire(TimerKind.GiveUpLeg, 0);
+        Assert.That(d.Fx.Events, Is.Empty, "the deadline asks a last time");
+        d.ReplyTo<UuidExists>(Caller, FsReply.Gone);
         Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", LinkLost: true) }));
         Assert.That(d.Fx.Replies, Is.EqualTo(new[] { Failure("hangup", "call ended", null, 1) }));
         Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         Assert.That(d.Fx.Endings.Single().Result, Is.EqualTo("failed"));
-        d.ReplyAll(FsReply.Gone).Fire(TimerKind.Release);
+        d.ReplyAll(FsReply.Gone).Fire(TimerKind.Release).ReplyAll(FsReply.Gone);
         AssertNothingLeft(d);
+    }
+
+    [Test]
+    public void OriginateReplyLost_TheDeadlinesLastQuestionFindsTheLegRinging_ItIsACall()
+    {
+        var d = new CallDriver().Start().LoseLink().RestoreLink().ReplyTo<UuidExists>(Caller, FsReply.Gone);
+        d.Fire(TimerKind.GiveUpLeg, 0).ReplyTo<UuidExists>(Caller, FsReply.Ok);
+        Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallStarted(false) }), "a late call-start: the phone rings");
+        Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.Done }));
     }
 
     [Test]
@@ -326,8 +351,7 @@ public class CallMachineTests
     [Test]
     public void ACallerLegThatShowsUpAfterItsJobWasGivenUp_IsHungUpAtOnce_AndItsSideGetsOneHangupEvent()
     {
-        var d = new CallDriver().Start().LoseLink();
-        d.Fire(TimerKind.GiveUpLeg, 0); // the link never came back in time
+        var d = GiveUpWhileTheNodeCannotBeAsked(new CallDriver().Start().LoseLink()); // the link never came back in time
         Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", true) }));
         var mark = d.Mark;
         // the node wakes: the leg rings after all
@@ -347,8 +371,7 @@ public class CallMachineTests
     [Test]
     public void ACallerWhoseSocketComesAfterItsJobWasGivenUp_IsHungUpThroughIt()
     {
-        var d = new CallDriver().Start().LoseLink();
-        d.Fire(TimerKind.GiveUpLeg, 0);
+        var d = GiveUpWhileTheNodeCannotBeAsked(new CallDriver().Start().LoseLink());
         Assert.That(d.Machine.AcceptsSocket, Is.True, "watched for: its socket is taken, to hang it up");
         d.Connect();
         Assert.That(d.Fx.All.OfType<SocketSent>().Select(s => s.Command), Is.EqualTo(new SocketCommand[] { new HangupCaller("ORIGINATOR_CANCEL") }), "no bridge, no subscription");
@@ -360,8 +383,7 @@ public class CallMachineTests
     [Test]
     public void AGivenUpLegIsNotWatchedForOnceTheNodeProvedItRestarted()
     {
-        var d = new CallDriver().Start().LoseLink();
-        d.Fire(TimerKind.GiveUpLeg, 0);
+        var d = GiveUpWhileTheNodeCannotBeAsked(new CallDriver().Start().LoseLink());
         var mark = d.Mark;
         d.RestoreLink(restarted: true);
         Assert.That(Of<ApiSent>(d.Fx.Since(mark)), Is.Empty);
@@ -379,17 +401,20 @@ public class CallMachineTests
     }
 
     [Test]
-    public void OriginateReplyLost_GiveUpTimer_FailsAndTriesToCancelTheLeg()
+    public void OriginateReplyLost_DeadlineWhileTheNodeCannotBeAsked_WaitsForIt_ThenGivesUpAndTriesToCancelTheLeg()
     {
         var d = new CallDriver().Start().LoseLink();
         var mark = d.Mark;
-        d.Fire(TimerKind.GiveUpLeg, 0);
-        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Select(a => a.Command), Is.EqualTo(new FsCommand[] { new UuidKill(Caller, "ORIGINATOR_CANCEL") }));
+        // (a node that cannot be asked, stalled or with its link down, may still run the originate when it wakes)
+        GiveUpWhileTheNodeCannotBeAsked(d);
+        Assert.That(Of<ApiSent>(d.Fx.Since(mark)).Select(a => a.Command).OfType<UuidKill>(), Is.EqualTo(new[] { new UuidKill(Caller, "ORIGINATOR_CANCEL") }));
         Assert.That(d.Fx.Events, Is.EqualTo(new CallEvent[] { new CallFailed("freeswitch link lost", true) }));
         Assert.That(d.Fx.Settlements, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         d.RestoreLink();
         Assert.That(d.Fx.ApiCommands, Is.EqualTo(new FsCommand[] { new UuidExists(Caller) }), "the node is back: did it place the leg after all?");
         d.ReplyTo<UuidExists>(Caller, FsReply.Gone).Fire(TimerKind.Release);
+        Assert.That(d.Fx.ApiCommands, Is.EqualTo(new FsCommand[] { new UuidExists(Caller), new UuidExists(Caller) }), "the watch ends with a last question");
+        d.ReplyTo<UuidExists>(Caller, FsReply.Gone);
         AssertNothingLeft(d);
     }
 
@@ -669,7 +694,7 @@ public class CallMachineTests
         Assert.That(d.Fx.AwaitingReply.Single().Command, Is.EqualTo(new UuidExists(Barger)));
         d.ReplyTo<UuidExists>(Barger, FsReply.Gone);
         Assert.That(d.Fx.Replies.Count(), Is.EqualTo(1), "not there yet: a node that stalled may still run the originate");
-        d.Fire(TimerKind.GiveUpLeg, 2);
+        d.Fire(TimerKind.GiveUpLeg, 2).ReplyTo<UuidExists>(Barger, FsReply.Gone);
         Assert.That(d.Fx.Replies.Last(), Is.EqualTo(Failure("barge", "freeswitch unavailable", "\"b1\"", 1)));
         Assert.That(d.Fx.Events.OfType<SideHungUp>(), Is.Empty, "side 2 never rang: no hangup-event");
         d.Control(BargeMsg()).ReplyOriginate(FsReply.Ok, SecondBarger);

@@ -105,7 +105,11 @@ public class CallOwnerTimerTests : OwnerTestBase
         Assert.That(_h.Settled, Is.Empty);
 
         Advance(Tick);
-        Assert.That(_h.ApiLines, Is.EqualTo(new[] { $"uuid_kill {_h.A} ORIGINATOR_CANCEL" }));
+        // the deadline's last question: is the leg there?
+        Assert.That(_h.ApiLines, Is.EqualTo(new[] { $"uuid_exists {_h.A}" }));
+        Assert.That(_h.Published, Is.Empty);
+        _h.Api[0].OnReply(ApiResponse.Create("false"));
+        Assert.That(_h.ApiLines.Skip(1), Is.EqualTo(new[] { $"uuid_kill {_h.A} ORIGINATOR_CANCEL" }));
         Assert.That(_h.Published, Is.EqualTo(new[] { "event {\"type\": \"failure\", \"cause\": \"freeswitch link lost\"}", _h.EndedAtLine }));
         Assert.That(_h.Settled, Is.EqualTo(new[] { JobSettlement.LinkLost }));
         Assert.That(_h.Metrics.JobsFailed.WithLabels("freeswitch link lost").Value, Is.EqualTo(1));
