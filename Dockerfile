@@ -1,6 +1,9 @@
 # Multi-stage image of the Redswitch server.
 #   docker build -t redswitch .
-#   docker run --rm -e ESL_URL=fs1 -e PUBSUB_REDIS_URL=redis://redis:6379 -p 8084:8084 -p 9464:9464 redswitch
+#   docker run --rm -e ESL_URL=fs1 -e PUBSUB_REDIS_URL=redis://redis:6379 -e OUTBOUND_ADVERTISE=<this host>:8084 \
+#     -p 8084:8084 -p 9464:9464 --stop-timeout 40 redswitch
+# OUTBOUND_ADVERTISE: the address FreeSWITCH can reach (not the container's bridge address). --stop-timeout (or
+# Kubernetes terminationGracePeriodSeconds): DRAIN_TIMEOUT + about 10 s, so a drain is not killed half-way.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Redswitch.sln ./
@@ -19,6 +22,7 @@ COPY --from=build /app ./
 # Outbound socket server (FreeSWITCH connects here) and /metrics, /healthz, /readyz.
 EXPOSE 8084 9464
 ENV OUTBOUND_LISTEN=0.0.0.0:8084 METRICS_LISTEN=0.0.0.0:9464 LOG_FORMAT=json
-USER app
+# Numeric, so that Kubernetes' runAsNonRoot can verify it (the base image's "app" user).
+USER $APP_UID
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["dotnet", "Redswitch.Server.dll"]
