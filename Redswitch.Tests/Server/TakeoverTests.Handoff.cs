@@ -44,6 +44,15 @@ public partial class TakeoverTests
         return $"min={v[0].ToString(format, CultureInfo.InvariantCulture)} median={median.ToString(format, CultureInfo.InvariantCulture)} max={v[^1].ToString(format, CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>Polls until the state hash of every call names <paramref name="owner"/>; false when <paramref name="seconds"/> passed first.</summary>
+    private async Task<bool> AllOwnedByAsync(IReadOnlyList<TestCall> calls, string owner, double seconds) =>
+        await _rig.TryWaitAsync(async () =>
+        {
+            foreach (var c in calls)
+                if ((string?)await _rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") != owner) return false;
+            return true;
+        }, seconds);
+
     /// <summary>Instance A takes every call and brings it to its state, then peer B starts (both in hand-off mode); A owns each call at epoch 1.</summary>
     private async Task<(ServerProcess A, ServerProcess B, List<TestCall> Calls, Dictionary<TestCall, long> Epochs)> OwnerWithCallsAndPeerAsync(
         IReadOnlyList<Spec> specs, string scenario)
@@ -86,12 +95,7 @@ public partial class TakeoverTests
             rig.Check(!a.Out.Any(l => l.Contains("MANAGER_REQUEST")), $"{a.Name} hung something up: {string.Join(" | ", a.Out.Where(l => l.Contains("MANAGER_REQUEST")))}");
 
             // each call was claimed by the peer (epoch 2, moved between the index sets) — at once, not after a lease
-            var owned = await rig.TryWaitAsync(async () =>
-            {
-                foreach (var c in calls)
-                    if ((string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") != b.Name) return false;
-                return true;
-            }, 5);
+            var owned = await AllOwnedByAsync(calls, b.Name, 5);
             rig.Check(owned, "not every call is owned by the peer 5 s after the owner exited");
             await rig.CheckClaimedAsync(calls, epochs, a.Name, new HashSet<string> { b.Name }, "");
             var times = HandoffTimes(b);
@@ -147,12 +151,7 @@ public partial class TakeoverTests
             // frozen past its own lease: on waking it trusts nothing it buffered (the hand-off notices included) ...
             await rig.UntilTimeAsync(rig.Now + Lease);
             b.Resume();
-            var claimed = await rig.TryWaitAsync(async () =>
-            {
-                foreach (var c in calls)
-                    if ((string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") != b.Name) return false;
-                return true;
-            }, 3 * Lease + 5);
+            var claimed = await AllOwnedByAsync(calls, b.Name, 3 * Lease + 5);
             rig.Check(claimed, $"the released calls are not all owned by {b.Name} {3 * Lease + 5} s after it was resumed");
             // ... then claims them: from the lapsed owner's index set, or from the notices it buffered once its own lease
             // is held again (a released call is nobody's: either way is right)
@@ -270,12 +269,7 @@ public partial class TakeoverTests
             rig.Check(!a.HasExited, $"{a.Name} exited with two calls still ringing");
             Assert.That(await rig.Sim.PickUpAsync(ringingCallee!) && await rig.Sim.PickUpAsync(ringingCaller!), Is.True, "the phones pick up");
             foreach (var c in calls) await rig.WaitEventAsync(c, "answer-event", "1", 10);
-            var claimed = await rig.TryWaitAsync(async () =>
-            {
-                foreach (var c in calls)
-                    if ((string?)await rig.Redis.Db.HashGetAsync(Rig.StateKey(c.DialId), "owner") != b.Name) return false;
-                return true;
-            }, 5);
+            var claimed = await AllOwnedByAsync(calls, b.Name, 5);
             rig.Check(claimed, $"the bridged calls are not owned by {b.Name} 5 s after they were answered");
             var code = await a.ExitAsync(DrainTimeout + 15);
             rig.Check(code == 0, $"{a.Name} exited with {code}");
