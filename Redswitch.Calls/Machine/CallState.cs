@@ -20,6 +20,8 @@ public static class CallState
     public const string Job = "job";
     public const string OrgId = "org_id";
     public const string UserId = "user_id";
+    /// <summary>Unix ms when the job was taken (for an operator's list of calls: its age).</summary>
+    public const string TakenAt = "taken_at";
     public const string CallerUuid = "uuid_0";
     public const string CalleeUuid = "uuid_1";
     /// <summary>The current (or last) barge leg.</summary>

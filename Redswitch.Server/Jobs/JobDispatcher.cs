@@ -289,6 +289,7 @@ public sealed class JobDispatcher
         [
             (CallState.Owner, _keys.InstanceId), (CallState.Epoch, CallState.Number(owner.Epoch)), (CallState.Node, link.Node.ToString()),
             (CallState.Core, link.CoreUuid ?? ""), (CallState.Job, raw), .. owner.InitialState(),
+            (CallState.TakenAt, CallState.Number(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())),
         ];
         try
         {

@@ -39,13 +39,14 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>A name for messages: the INSTANCE_ID when there is one.</summary>
     public string Name { get; }
 
-    public ServerProcess(Dictionary<string, string> env)
+    public ServerProcess(Dictionary<string, string> env, params string[] args)
     {
         Environment = new Dictionary<string, string>(env);
         Name = env.TryGetValue("INSTANCE_ID", out var id) ? id : "redswitch";
         var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var name in Redswitch.Server.Configuration.RedswitchOptions.Names) psi.Environment.Remove(name);
         foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
         _p = Process.Start(psi)!;

@@ -1,0 +1,100 @@
+using System.Net;
+using StackExchange.Redis;
+using Redswitch.Server.Configuration;
+using Redswitch.Server.Redis;
+
+namespace Redswitch.Server.Cli;
+
+/// <summary>
+/// What every verb reads: the service's own environment (SPEC §2), parsed by the same code, so a verb run beside an
+/// instance (same container, same variables) talks to the same Redis, job list and FreeSWITCH nodes.
+/// </summary>
+internal sealed class CliEnvironment
+{
+    public RedswitchOptions Options { get; }
+    public RedisKeys Keys { get; }
+
+    private CliEnvironment(RedswitchOptions options)
+    {
+        Options = options;
+        Keys = new RedisKeys(options.JobList, options.InstanceId ?? "cli");
+    }
+
+    public static CliEnvironment Load()
+    {
+        var options = RedswitchOptions.FromEnvironment(out var errors);
+        if (errors.Count > 0)
+            throw new CliException("bad configuration: " + errors[0] + (errors.Count > 1 ? $" (and {errors.Count - 1} more)" : ""));
+        return new CliEnvironment(options);
+    }
+
+    public string RedisName => RedswitchOptions.MaskUrl(Options.RedisUrl).Trim('"');
+
+    /// <summary>Connects within PUBSUB_REDIS_TIMEOUT or says, in one line, why not.</summary>
+    public async Task<ConnectionMultiplexer> ConnectRedisAsync()
+    {
+        var config = Options.Redis.Clone();
+        config.AbortOnConnectFail = true; // a verb answers now; retrying in the background is the service's business
+        config.ConnectRetry = 1;
+        config.ClientName = "redswitch-cli";
+        config.ConnectTimeout = Options.RedisTimeoutSeconds * 1000;
+        config.SyncTimeout = config.AsyncTimeout = Math.Max(5000, config.ConnectTimeout);
+        try
+        {
+            return await ConnectionMultiplexer.ConnectAsync(config, TextWriter.Null).ConfigureAwait(false);
+        }
+        catch (RedisConnectionException e)
+        {
+            throw new CliException($"cannot connect to Redis at {RedisName} (PUBSUB_REDIS_URL): {await WhyAsync(e).ConfigureAwait(false)}");
+        }
+    }
+
+    // The client's own message is advice for its developers ("use abortConnect=false"); say what happened instead.
+    private async Task<string> WhyAsync(RedisConnectionException e)
+    {
+        if (e.FailureType == ConnectionFailureType.AuthenticationFailure)
+            return "authentication failed (the user or password in PUBSUB_REDIS_URL)";
+        foreach (var ep in Options.Redis.EndPoints)
+        {
+            var (host, port) = ep switch
+            {
+                DnsEndPoint d => (d.Host, d.Port),
+                IPEndPoint i => (i.Address.ToString(), i.Port),
+                _ => (ep.ToString() ?? "", 0),
+            };
+            using var tcp = new System.Net.Sockets.TcpClient();
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Min(5, Options.RedisTimeoutSeconds)));
+                await tcp.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return $"{host}:{port} did not answer within {Math.Min(5, Options.RedisTimeoutSeconds)} s";
+            }
+            catch (System.Net.Sockets.SocketException s)
+            {
+                return $"{host}:{port}: {s.Message.ToLowerInvariant()}";
+            }
+        }
+        return e.FailureType switch
+        {
+            ConnectionFailureType.UnableToConnect or ConnectionFailureType.SocketFailure =>
+                $"it accepts connections but did not answer as Redis within {Options.RedisTimeoutSeconds} s (PUBSUB_REDIS_TIMEOUT; TLS or password wrong?)",
+            _ => e.FailureType.ToString(),
+        };
+    }
+
+    /// <summary>The address of this instance's /metrics, /healthz, /readyz (METRICS_LISTEN; a wildcard means this host).</summary>
+    public Uri MetricsUri
+    {
+        get
+        {
+            var ep = Options.MetricsListen;
+            var host = ep.Address.Equals(IPAddress.Any) ? "127.0.0.1"
+                : ep.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+                : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+            return new Uri($"http://{host}:{ep.Port}/");
+        }
+    }
+}
