@@ -42,12 +42,23 @@ fi
 rm -f "$build_log"
 
 if [ -z "${ESL_URL:-}" ]; then
+  # Something already on 8021 may be a real FreeSWITCH: the demo's numbers would ring real phones. Use it only when
+  # ESL_URL names it.
+  if (exec 3<>/dev/tcp/127.0.0.1/8021) 2>/dev/null; then
+    echo "run-local: something already listens on 127.0.0.1:8021; not starting the simulator there." >&2
+    echo "run-local: stop it, or set ESL_URL=127.0.0.1:8021 (and ESL_PASSWORD) to use it as your FreeSWITCH." >&2
+    exit 1
+  fi
   # The built programs are started directly (not through `dotnet run`, which does not pass
   # SIGTERM on), so Ctrl-C reaches them and each stops cleanly.
   setsid dotnet Redswitch.Simulator/bin/Release/net10.0/Redswitch.Simulator.dll --listen 127.0.0.1:8021 --password "${ESL_PASSWORD:-ClueCon}" &
   pids+=($!)
   export ESL_URL=127.0.0.1:8021
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8021) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "run-local: the simulator did not start" >&2; exit 1; }
+    (exec 3<>/dev/tcp/127.0.0.1/8021) 2>/dev/null && break
+    sleep 0.1
+  done
 fi
 
 # On one machine FreeSWITCH (or the simulator) reaches this instance on loopback.

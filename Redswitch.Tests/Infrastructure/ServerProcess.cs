@@ -40,10 +40,17 @@ public sealed class ServerProcess : IAsyncDisposable
     public string Name { get; }
 
     public ServerProcess(Dictionary<string, string> env, params string[] args)
+        : this(Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll"), env, args)
+    {
+    }
+
+    /// <summary>Another build of the server (e.g. the <c>dotnet publish</c> output the container image holds).</summary>
+    public static ServerProcess FromDll(string dll, Dictionary<string, string> env, params string[] args) => new(dll, env, args);
+
+    private ServerProcess(string dll, Dictionary<string, string> env, string[] args)
     {
         Environment = new Dictionary<string, string>(env);
         Name = env.TryGetValue("INSTANCE_ID", out var id) ? id : "redswitch";
-        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "Redswitch.Server.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
