@@ -72,3 +72,36 @@ public class PublishTests
         }
     }
 }
+
+/// <summary>The container files agree with the service: the health check is the verb, the stop waits out the drain.</summary>
+public class ContainerFileTests
+{
+    private static string Read(string name)
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Redswitch.sln"))) return File.ReadAllText(Path.Combine(dir.FullName, name));
+        Assert.Fail("no Redswitch.sln above " + TestContext.CurrentContext.TestDirectory);
+        return "";
+    }
+
+    [Test]
+    public void TheImagesHealthCheckIsCheckLocalAndItsUserIsNumeric()
+    {
+        var lines = Read("Dockerfile").Split('\n').Select(l => l.Trim()).ToList();
+        Assert.That(lines, Has.One.Match("""^HEALTHCHECK .*CMD \["dotnet", "Redswitch.Server.dll", "check", "--local"\]$"""));
+        Assert.That(lines, Has.One.EqualTo("""ENTRYPOINT ["dotnet", "Redswitch.Server.dll"]"""));
+        Assert.That(lines, Has.One.EqualTo("USER $APP_UID"), "numeric, for runAsNonRoot");
+    }
+
+    [Test]
+    public void ComposeGivesTheDrainTimeToFinish()
+    {
+        var compose = Read("docker-compose.yml");
+        var grace = System.Text.RegularExpressions.Regex.Match(compose, @"^\s+stop_grace_period: (\d+)s\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        var drain = System.Text.RegularExpressions.Regex.Match(compose, @"^\s+DRAIN_TIMEOUT: ""(\d+)""\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.That(grace.Success && drain.Success, Is.True, "stop_grace_period and DRAIN_TIMEOUT both set");
+        // the hang-up at the timeout waits up to 5 s for FreeSWITCH, then Redis gets 3 s for the last writes
+        Assert.That(int.Parse(grace.Groups[1].Value), Is.GreaterThanOrEqualTo(int.Parse(drain.Groups[1].Value) + 10));
+        Assert.That(compose, Does.Contain("OUTBOUND_ADVERTISE:"));
+    }
+}
