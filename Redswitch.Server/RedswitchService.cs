@@ -105,6 +105,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         });
 
         var keys = new RedisKeys(options.JobList, InstanceId);
+        JobListSampler.Attach(metrics, _redis, keys);
         _outbox = new RedisOutbox(_redis, keys, options.RedisOutboxLimit, metrics, loggers.CreateLogger("Redswitch.Redis"), TimeProvider.System);
         await _outbox.StartAsync().ConfigureAwait(false);
         var publisher = new CallPublisher(_outbox, InstanceId);

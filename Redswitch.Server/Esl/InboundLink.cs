@@ -87,6 +87,8 @@ public sealed class InboundLink : IEslSessionListener, IControlLink, IAsyncDispo
         _group = group;
         _metrics = metrics;
         _logger = logger;
+        // A node never reached reads 0, not nothing: "no FreeSWITCH node up" must also see a link that never came up.
+        metrics.EslLinksUp.WithLabels(node.ToString()).Set(0);
     }
 
     public Task WaitUpAsync(CancellationToken ct)

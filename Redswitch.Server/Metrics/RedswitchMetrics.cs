@@ -1,3 +1,4 @@
+using System.Reflection;
 using Prometheus;
 
 namespace Redswitch.Server.Metrics;
@@ -30,6 +31,14 @@ public sealed class RedswitchMetrics
     public Counter CallsTakenOver { get; }
     public Counter CallsReleased { get; }
     public Histogram HandoffTime { get; }
+    public Gauge BuildInfo { get; }
+    public Gauge JobsBacklog { get; }
+    public Gauge DeadLetters { get; }
+    public Gauge RedisReachable { get; }
+
+    /// <summary>The server assembly's informational version (the SDK appends "+&lt;commit&gt;" when built from git).</summary>
+    public static string Version { get; } =
+        typeof(RedswitchMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     public RedswitchMetrics()
     {
@@ -63,5 +72,14 @@ public sealed class RedswitchMetrics
         RedisReconnects = f.CreateCounter("redswitch_redis_reconnects_total", "Redis connections restored.");
         OutboxMessages = f.CreateGauge("redswitch_outbox_messages", "Redis writes waiting in the outbox (Redis slow or unreachable).");
         OutboxDropped = f.CreateCounter("redswitch_outbox_dropped_total", "Redis writes dropped because the outbox was full (REDIS_OUTBOX_LIMIT).");
+        BuildInfo = f.CreateGauge("redswitch_build_info", "Always 1; the version label says which build runs.", "version");
+        BuildInfo.WithLabels(Version).Set(1);
+        // Sampled by JobListSampler at scrape time; no series until the first read (never a made-up 0).
+        var sampled = new GaugeConfiguration { SuppressInitialValue = true };
+        JobsBacklog = f.CreateGauge("redswitch_jobs_backlog", "Jobs waiting in JOB_LIST (LLEN, read at scrape time; the same for every instance sharing the Redis).", sampled);
+        DeadLetters = f.CreateGauge("redswitch_dead_letters", "Jobs in the dead-letter list {JOB_LIST}.dead (LLEN, read at scrape time).", sampled);
+        RedisReachable = f.CreateGauge("redswitch_redis_reachable",
+            "1 if Redis answered this scrape's read of the job list lengths within 1 s, else 0 (then the lengths are left out).", sampled);
+        RuntimeMetrics.Register(Registry);
     }
 }
