@@ -70,6 +70,7 @@ public class DashboardAndRulesTests
     }
 
     [Test]
+    [Category("e2e")] // needs promtool, as the other e2e tests need redis-server
     public void DashboardExpressionsAreValidPromQl()
     {
         // promtool parses rule expressions: each dashboard query, variables put in, becomes a recording rule
@@ -92,6 +93,7 @@ public class DashboardAndRulesTests
     }
 
     [Test]
+    [Category("e2e")] // needs promtool, as the other e2e tests need redis-server
     public void AlertRulesPassPromtoolCheck()
     {
         var (exit, output) = OpsFiles.Promtool(OpsFiles.Root, "check", "rules", "ops/alerts.yml");
@@ -100,6 +102,7 @@ public class DashboardAndRulesTests
     }
 
     [Test]
+    [Category("e2e")] // needs promtool, as the other e2e tests need redis-server
     public void AlertRulesPassTheirUnitTests()
     {
         // ops/alerts.test.yml: each alert fires with its labels and annotations when it should, and stays quiet when it should not
