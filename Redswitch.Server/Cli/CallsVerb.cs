@@ -28,10 +28,12 @@ internal static class CallsVerb
             var nowMs = await RedisNowMsAsync(db);
             var instances = await db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Instances);
             var calls = new List<Row>();
+            var seen = new HashSet<string>();
             foreach (var instance in instances)
             {
                 var lapsed = instance.Score < nowMs;
-                var ids = await db.SetMembersAsync(RedisKeys.Owned(instance.Element!));
+                // a claim's SMOVE between two reads shows a call under both instances: the hash names its owner
+                var ids = (await db.SetMembersAsync(RedisKeys.Owned(instance.Element!))).Where(id => seen.Add(id!)).ToArray();
                 var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(RedisKeys.CallState(id!))));
                 for (var i = 0; i < ids.Length; i++)
                 {

@@ -24,16 +24,18 @@ internal static class CheckVerb
         {
             var limit = r.GetValue(seconds);
             if (limit <= 0) throw new CliException("--seconds must be positive", CliExit.Usage);
-            var env = CliEnvironment.Load();
-            return r.GetValue(local) ? await LocalAsync(env, TimeSpan.FromSeconds(limit), token) : await AllAsync(env, TimeSpan.FromSeconds(limit), token);
+            // --local reads METRICS_LISTEN alone: a health check must not fail on a DNS outage or another setting
+            return r.GetValue(local) ? await LocalAsync(CliEnvironment.MetricsUriFromEnvironment(), TimeSpan.FromSeconds(limit), token)
+                : await AllAsync(CliEnvironment.Load(), TimeSpan.FromSeconds(limit), token);
         }));
         return cmd;
     }
 
-    private static async Task<int> LocalAsync(CliEnvironment env, TimeSpan timeout, CancellationToken ct)
+    private static async Task<int> LocalAsync(Uri metrics, TimeSpan timeout, CancellationToken ct)
     {
-        var url = new Uri(env.MetricsUri, "/healthz");
-        using var http = new HttpClient { Timeout = timeout };
+        var url = new Uri(metrics, "/healthz");
+        // no proxy: an http_proxy in the container's environment would take a loopback check elsewhere
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = timeout };
         try
         {
             using var response = await http.GetAsync(url, ct);
@@ -65,6 +67,11 @@ internal static class CheckVerb
         {
             failed++;
             Console.Out.WriteLine($"redis: FAILED: {e.Message}");
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            failed++;
+            Console.Out.WriteLine($"redis {env.RedisName}: FAILED: connected, then: {LogText.FirstLine(e.Message)}");
         }
         foreach (var (node, check) in nodes)
         {

@@ -21,7 +21,10 @@ internal static class Cli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {
-            var verb = parsed.CommandResult.Command == root ? "" : " " + parsed.CommandResult.Command.Name;
+            var path = new List<string>();
+            for (var r = parsed.CommandResult; r is not null && r.Command != root; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+                path.Insert(0, r.Command.Name);
+            var verb = path.Count == 0 ? "" : " " + string.Join(" ", path);
             // An unknown word explains itself better than "required command was not provided" does
             var error = parsed.Errors.FirstOrDefault(e => parsed.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal))) ?? parsed.Errors[0];
             Console.Error.WriteLine($"redswitch{verb}: {string.Join(" ", error.Message.Split(['\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).TrimEnd('.')} (see redswitch{verb} --help)");
@@ -30,8 +33,12 @@ internal static class Cli
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(5) });
     }
 
-    /// <summary>Runs a verb's body: a <see cref="CliException"/> becomes its one line on stderr and its exit code.</summary>
-    public static async Task<int> Run(string verb, CancellationToken ct, Func<CancellationToken, Task<int>> body)
+    /// <summary>
+    /// Runs a verb's body: a <see cref="CliException"/> becomes its one line on stderr and its exit code. Ctrl-C or
+    /// SIGTERM is how <c>watch</c> ends (<paramref name="stopIsDone"/>); any other verb stopped that way did not finish
+    /// (`timeout 5 redswitch send … hangup` must not look like an ack).
+    /// </summary>
+    public static async Task<int> Run(string verb, CancellationToken ct, Func<CancellationToken, Task<int>> body, bool stopIsDone = false)
     {
         try
         {
@@ -44,7 +51,9 @@ internal static class Cli
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return CliExit.Ok; // Ctrl-C or SIGTERM: the operator stopped it
+            if (stopIsDone) return CliExit.Ok;
+            Console.Error.WriteLine($"redswitch {verb}: interrupted before it finished");
+            return CliExit.Failed;
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or IOException or System.Net.Sockets.SocketException)
         {

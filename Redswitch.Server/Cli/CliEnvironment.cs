@@ -85,16 +85,23 @@ internal sealed class CliEnvironment
         };
     }
 
-    /// <summary>The address of this instance's /metrics, /healthz, /readyz (METRICS_LISTEN; a wildcard means this host).</summary>
-    public Uri MetricsUri
+    /// <summary>METRICS_LISTEN alone, parsed as the service parses it.</summary>
+    public static Uri MetricsUriFromEnvironment()
     {
-        get
-        {
-            var ep = Options.MetricsListen;
-            var host = ep.Address.Equals(IPAddress.Any) ? "127.0.0.1"
-                : ep.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
-                : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
-            return new Uri($"http://{host}:{ep.Port}/");
-        }
+        var value = Environment.GetEnvironmentVariable("METRICS_LISTEN") is { Length: > 0 } v ? v.Trim() : "0.0.0.0:9464";
+        if (!RedisUrl.TryParseIpEndPoint(value, out var ep, out var error))
+            throw new CliException($"bad configuration: METRICS_LISTEN={value}: {error}");
+        return MetricsUriOf(ep);
+    }
+
+    /// <summary>The address of this instance's /metrics, /healthz, /readyz (METRICS_LISTEN; a wildcard means this host).</summary>
+    public Uri MetricsUri => MetricsUriOf(Options.MetricsListen);
+
+    private static Uri MetricsUriOf(IPEndPoint ep)
+    {
+        var host = ep.Address.Equals(IPAddress.Any) ? "127.0.0.1"
+            : ep.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : ep.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+        return new Uri($"http://{host}:{ep.Port}/");
     }
 }

@@ -10,16 +10,20 @@ namespace Redswitch.Server.Cli;
 
 /// <summary>
 /// <c>dead [list|requeue N|drop N]</c>: the dead-letter list <c>{JOB_LIST}.dead</c> (SPEC §3.2). N is the index
-/// <c>list</c> shows (0 = oldest). A requeued job goes to the tail of JOB_LIST; its <c>redswitch.dialled.&lt;dial_id&gt;</c>
+/// <c>list</c> shows (0 = oldest), or the entry's dial_id (which does not move when other entries go). A requeued job goes to the tail of JOB_LIST; its <c>redswitch.dialled.&lt;dial_id&gt;</c>
 /// mark is cleared only with <c>--clear-dialled</c>, and never while the call's state hash exists.
 /// </summary>
 internal static class DeadVerb
 {
-    // Remove exactly that entry and push its job, in one step: two operators requeueing the same entry queue one job.
-    // KEYS: dead list, job list (one slot: {JOB_LIST}). ARGV: the entry, the job.
-    private const string Requeue = """
-        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return -1 end
-        return redis.call('RPUSH', KEYS[2], ARGV[2])
+    // Deletes the dialled mark only as it was read (same value, set over a minute ago): a mark a dispatcher set
+    // meanwhile — the dial_id dialled again by another requeue — stays. KEYS: the mark. ARGV: value, PTTL ceiling.
+    private const string ClearMark = """
+        local v = redis.call('GET', KEYS[1])
+        if not v then return 0 end
+        if v ~= ARGV[1] then return -1 end
+        if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) then return -2 end
+        redis.call('DEL', KEYS[1])
+        return 1
         """;
 
     public static Command Build()
@@ -28,21 +32,21 @@ internal static class DeadVerb
         var list = new Command("list", "List the dead-lettered jobs: index, when, cause, dial_id, job.") { limit };
         list.SetAction((r, ct) => Cli.Run("dead list", ct, _ => ListAsync(r.GetValue(limit))));
 
-        var index = new Argument<int>("N") { Description = "The entry's index, as `dead list` shows it." };
+        var index = new Argument<string>("entry") { Description = "The entry's dial_id (stable), or its index as `dead list` shows it (a position: it moves when entries before it go)." };
         var clear = new Option<bool>("--clear-dialled") { Description = "Also delete the dial_id's dialled mark, so the job is dialled again (refused while the call's state hash exists)." };
         var requeue = new Command("requeue", "Put a dead-lettered job back at the tail of JOB_LIST.") { index, clear };
-        requeue.SetAction((r, ct) => Cli.Run("dead requeue", ct, _ => RequeueAsync(r.GetValue(index), r.GetValue(clear))));
+        requeue.SetAction((r, ct) => Cli.Run("dead requeue", ct, _ => RequeueAsync(r.GetValue(index)!, r.GetValue(clear))));
 
-        var dropIndex = new Argument<int>("N") { Description = "The entry's index, as `dead list` shows it." };
+        var dropIndex = new Argument<string>("entry") { Description = "The entry's dial_id (stable), or its index as `dead list` shows it." };
         var drop = new Command("drop", "Delete one dead-lettered job.") { dropIndex };
-        drop.SetAction((r, ct) => Cli.Run("dead drop", ct, _ => DropAsync(r.GetValue(dropIndex))));
+        drop.SetAction((r, ct) => Cli.Run("dead drop", ct, _ => DropAsync(r.GetValue(dropIndex)!)));
 
         var cmd = new Command("dead", "Inspect the dead-letter list and requeue or drop its jobs (no sub-command: list).") { list, requeue, drop, };
         cmd.SetAction((r, ct) => Cli.Run("dead", ct, _ => ListAsync(20)));
         return cmd;
     }
 
-    private sealed record Entry(string Wrapped, string? Job, string? Cause, long? At, string? DialId)
+    internal sealed record Entry(string Wrapped, string? Job, string? Cause, long? At, string? DialId)
     {
         public static Entry Parse(string wrapped)
         {
@@ -86,62 +90,106 @@ internal static class DeadVerb
         return CliExit.Ok;
     }
 
-    private static async Task<(CliEnvironment, ConnectionMultiplexer, Entry)> EntryAsync(int index)
+    /// <summary>The entry an operator named: by dial_id (one entry only), or by index.</summary>
+    private static async Task<(CliEnvironment, ConnectionMultiplexer, Entry, string Name)> EntryAsync(string which)
     {
-        if (index < 0) throw new CliException("N must not be negative", CliExit.Usage);
+        var byIndex = long.TryParse(which, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index);
+        if (!byIndex && !FieldRules.IsId(which)) throw new CliException($"'{which}' is neither an index nor a dial_id", CliExit.Usage);
         var env = CliEnvironment.Load();
         var redis = await env.ConnectRedisAsync();
-        var raw = await redis.GetDatabase().ListGetByIndexAsync(env.Keys.Dead, index);
-        if (raw.IsNull)
+        try
+        {
+            var db = redis.GetDatabase();
+            if (byIndex)
+            {
+                var raw = await db.ListGetByIndexAsync(env.Keys.Dead, index);
+                if (raw.IsNull) throw new CliException($"{env.Keys.Dead} has no entry {index} (see `dead list`)");
+                return (env, redis, Entry.Parse(raw!), $"entry {index}");
+            }
+            var all = await db.ListRangeAsync(env.Keys.Dead);
+            var found = all.Select((v, i) => (Entry: Entry.Parse(v!), Index: i)).Where(x => x.Entry.DialId == which).ToList();
+            return found.Count switch
+            {
+                0 => throw new CliException($"{env.Keys.Dead} holds no job of {which} (see `dead list`)"),
+                1 => (env, redis, found[0].Entry, which),
+                _ => throw new CliException($"{env.Keys.Dead} holds {found.Count} jobs of {which}, at {string.Join(", ", found.Select(f => f.Index))}: give the index"),
+            };
+        }
+        catch
         {
             await redis.DisposeAsync();
-            throw new CliException($"{env.Keys.Dead} has no entry {index} (see `dead list`)");
+            throw;
         }
-        return (env, redis, Entry.Parse(raw!));
     }
 
-    private static async Task<int> RequeueAsync(int index, bool clearDialled)
+    private static async Task<int> RequeueAsync(string which, bool clearDialled)
     {
-        var (env, redis, e) = await EntryAsync(index);
+        var (env, redis, e, name) = await EntryAsync(which);
         await using var _ = redis;
         var db = redis.GetDatabase();
-        if (e.Job is null) throw new CliException($"entry {index} holds no job to requeue (drop it): {e.Wrapped}");
+        if (e.Job is null) throw new CliException($"{name} holds no job to requeue (drop it): {e.Wrapped}");
         if (JobParser.Parse(e.Job) is { Job: null } refused)
-            throw new CliException($"entry {index} is a job the service refuses ({refused.Cause}): requeued, it would be dead-lettered again; drop it or push a corrected one");
+            throw new CliException($"{name} is a job the service refuses ({refused.Cause}): requeued, it would be dead-lettered again; drop it or push a corrected one");
         var created = CreatedAt(e.Job);
         if (created is { } c && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - c > env.Options.JobMaxAgeSeconds)
             throw new CliException($"the job's created_at is {DateTimeOffset.UtcNow.ToUnixTimeSeconds() - c} s old (JOB_MAX_AGE={env.Options.JobMaxAgeSeconds}): " +
                 "it would be refused as expired; push it again with `push` instead");
+        RedisValue mark = RedisValue.Null;
         if (e.DialId is not null)
         {
-            var state = RedisKeys.CallState(e.DialId);
-            if (await db.KeyExistsAsync(state))
-                throw new CliException((await db.HashExistsAsync(state, CallState.EndedAt)
-                    ? $"{e.DialId}'s call ended less than 60 s ago"
-                    : $"{e.DialId} has a live call (or one being taken over)") + $" ({state} exists): not requeued");
-            var dialled = RedisKeys.Dialled(e.DialId);
-            if (await db.KeyExistsAsync(dialled))
+            await RefuseWhileTheCallExistsAsync(db, e.DialId);
+            mark = await db.StringGetAsync(RedisKeys.Dialled(e.DialId));
+            if (!mark.IsNull && !clearDialled)
+                throw new CliException($"{e.DialId} was dialled ({RedisKeys.Dialled(e.DialId)} exists): requeued, it would be dead-lettered again as 'already dialled'. " +
+                    "Requeue with --clear-dialled to dial it again (a phone may already have rung for it: cause was '" + e.Cause + "')");
+        }
+
+        // Taken out first: of two operators requeueing one entry, one goes on. Whatever refuses from here puts it back.
+        if (await db.ListRemoveAsync(env.Keys.Dead, e.Wrapped, 1) == 0)
+            throw new CliException($"{name} changed meanwhile (requeued or dropped by someone else): nothing done");
+        try
+        {
+            if (e.DialId is not null)
             {
-                if (!clearDialled)
-                    throw new CliException($"{e.DialId} was dialled ({dialled} exists): requeued, it would be dead-lettered again as 'already dialled'. " +
-                        "Requeue with --clear-dialled to dial it again (a phone may already have rung for it: cause was '" + e.Cause + "')");
-                // Cleared before the job is back: a job taken first would find the mark and be dead-lettered again.
-                await db.KeyDeleteAsync(dialled);
+                await RefuseWhileTheCallExistsAsync(db, e.DialId);
+                if (!mark.IsNull)
+                {
+                    // Cleared before the job is back: a job taken first would find the mark and be dead-lettered again.
+                    var cleared = (long)await db.ScriptEvaluateAsync(ClearMark, [RedisKeys.Dialled(e.DialId)],
+                        [mark, (RedisKeys.DialledTtl - 60) * 1000L]);
+                    if (cleared < 0)
+                        throw new CliException($"{e.DialId} was dialled {(cleared == -1 ? "again meanwhile" : "less than a minute ago")} ({RedisKeys.Dialled(e.DialId)}): not requeued");
+                }
+                await RefuseWhileTheCallExistsAsync(db, e.DialId);
             }
         }
-        var length = (long)await db.ScriptEvaluateAsync(Requeue, [env.Keys.Dead, env.Options.JobList], [e.Wrapped, e.Job]);
-        if (length < 0) throw new CliException($"entry {index} changed meanwhile (requeued or dropped by someone else): nothing done");
+        catch
+        {
+            await db.ListRightPushAsync(env.Keys.Dead, e.Wrapped);
+            throw;
+        }
+        var length = await db.ListRightPushAsync(env.Options.JobList, e.Job);
         Console.Out.WriteLine($"requeued {e.DialId ?? "the job"} to {env.Options.JobList} ({length} waiting)");
         return CliExit.Ok;
     }
 
-    private static async Task<int> DropAsync(int index)
+    /// <summary>SPEC §10: never while the call's state hash exists (it is live, being taken over, or in its grace).</summary>
+    private static async Task RefuseWhileTheCallExistsAsync(IDatabase db, string dialId)
     {
-        var (env, redis, e) = await EntryAsync(index);
+        var state = RedisKeys.CallState(dialId);
+        if (!await db.KeyExistsAsync(state)) return;
+        throw new CliException((await db.HashExistsAsync(state, CallState.EndedAt)
+            ? $"{dialId}'s call ended less than 60 s ago"
+            : $"{dialId} has a live call (or one being taken over)") + $" ({state} exists): not requeued");
+    }
+
+    private static async Task<int> DropAsync(string which)
+    {
+        var (env, redis, e, name) = await EntryAsync(which);
         await using var _ = redis;
         if (await redis.GetDatabase().ListRemoveAsync(env.Keys.Dead, e.Wrapped, 1) == 0)
-            throw new CliException($"entry {index} changed meanwhile (requeued or dropped by someone else): nothing done");
-        Console.Out.WriteLine($"dropped {e.DialId ?? "entry " + index}: {e.Job ?? e.Wrapped}");
+            throw new CliException($"{name} changed meanwhile (requeued or dropped by someone else): nothing done");
+        Console.Out.WriteLine($"dropped {e.DialId ?? name}: {e.Job ?? e.Wrapped}");
         return CliExit.Ok;
     }
 

@@ -34,8 +34,12 @@ internal static class PushVerb
         cmd.SetAction((r, ct) => Cli.Run("push", ct, async token =>
         {
             var id = r.GetValue(dialId) ?? "cli-" + Guid.NewGuid().ToString("N")[..20];
+            // A number shows as a caller id; a SIP URI does not: then the operator says what to show (a bad number is
+            // reported as the job's problem below).
+            string Shown(Option<string?> flag, string number) => r.GetValue(flag) ?? (FieldRules.IsCallerId(number) || !FieldRules.IsPhoneNumber(number) ? number
+                : throw new CliException($"{number} cannot be shown as a caller id: give {flag.Name}", CliExit.Usage));
             var raw = Job(id, r.GetValue(org)!, r.GetValue(user)!, r.GetValue(provider)!, r.GetValue(caller)!, r.GetValue(callee)!,
-                r.GetValue(callerIdA) ?? r.GetValue(callee)!, r.GetValue(callerIdB) ?? r.GetValue(caller)!,
+                Shown(callerIdA, r.GetValue(callee)!), Shown(callerIdB, r.GetValue(caller)!),
                 r.GetValue(noCreatedAt) ? null : DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             var check = JobParser.Parse(raw);
             if (check.Job is null) throw new CliException($"the job would be refused: {check.Cause}", CliExit.Usage);
@@ -52,7 +56,7 @@ internal static class PushVerb
             var waiting = await db.ListRightPushAsync(env.Options.JobList, raw);
             Console.Out.WriteLine($"pushed {id} to {env.Options.JobList} ({waiting} waiting)");
             if (queue is null) return CliExit.Ok;
-            return await FollowAsync(env, db, queue, id, limit, token);
+            return await FollowAsync(env, db, queue, id, raw, limit, token);
         }));
         return cmd;
     }
@@ -79,24 +83,11 @@ internal static class PushVerb
     }
 
     /// <summary>
-    /// Over: the hash has <c>ended_at</c>, written behind the call's last hangup-event, and each side whose
-    /// hangup-event the hash records (<c>ev.hangup.N</c>, set by the script that published it) was printed: the
-    /// subscription may bring a message later than this connection brings the hash.
+    /// Prints the channel until the call is over (see <see cref="OverAsync"/>), or until the job is known to have
+    /// come to nothing: a <c>failure</c>, or the job found in the dead-letter list (an "already dialled" job is
+    /// dead-lettered without a word on the channel).
     /// </summary>
-    private static async Task<bool> OverAsync(IDatabase db, string dialId, HashSet<string> printed)
-    {
-        var f = await db.HashGetAsync(RedisKeys.CallState(dialId), [CallState.EndedAt, CallState.HungUp(0), CallState.HungUp(1), CallState.HungUp(2)]);
-        if (!f[0].HasValue) return false;
-        for (var side = 0; side < 3; side++)
-            if (f[side + 1].HasValue && !printed.Contains(side.ToString(System.Globalization.CultureInfo.InvariantCulture))) return false;
-        return true;
-    }
-
-    /// <summary>
-    /// Prints the channel until the call is over: the job failed, or a side hung up and the call's state hash says
-    /// it ended (<c>ended_at</c>; which sides were dialled is the owner's to know, not the channel's).
-    /// </summary>
-    public static async Task<int> FollowAsync(CliEnvironment env, IDatabase db, ChannelMessageQueue queue, string dialId, double seconds, CancellationToken ct)
+    public static async Task<int> FollowAsync(CliEnvironment env, IDatabase db, ChannelMessageQueue queue, string dialId, string raw, double seconds, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (seconds > 0) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
@@ -104,6 +95,8 @@ internal static class PushVerb
         var hungUp = new HashSet<string>();
         var hinted = false;
         var since = DateTime.UtcNow;
+        var lastLook = DateTime.MinValue;
+        var hashSeen = false;
         while (true)
         {
             ChannelMessage? m = null;
@@ -128,13 +121,58 @@ internal static class PushVerb
                 if (msg.IsJobFailure) throw new CliException($"{dialId}: the job failed: {msg.Cause}");
                 if (msg.Type == "call-start") started = true;
                 if (msg.Type == "hangup-event" && msg.Side is not null) hungUp.Add(msg.Side);
+                continue; // read what is queued before asking Redis
             }
-            if (hungUp.Count > 0 && await OverAsync(db, dialId, hungUp)) return CliExit.Ok;
-            if (!started && !hinted && DateTime.UtcNow - since > TimeSpan.FromSeconds(5))
+            if (DateTime.UtcNow - lastLook < TimeSpan.FromSeconds(1)) continue;
+            lastLook = DateTime.UtcNow;
+            switch (await StateAsync(db, dialId, hungUp))
             {
-                hinted = true;
-                CliOutput.Note($"(no call-start after 5 s: the job waits in {env.Options.JobList} while no instance takes jobs; see `check`)");
+                case CallFate.Over:
+                case CallFate.Gone when hashSeen || hungUp.Count > 0: // its grace passed while we were not looking
+                    while (queue.TryRead(out var late)) CliOutput.Message(late.Message.ToString());
+                    return CliExit.Ok;
+                case CallFate.Gone when !started:
+                    if (await DeadLetterCauseAsync(db, env, raw) is { } cause) throw new CliException($"{dialId}: the job was dead-lettered: {cause}");
+                    if (!hinted && DateTime.UtcNow - since > TimeSpan.FromSeconds(5) && await db.ListPositionAsync(env.Options.JobList, raw) >= 0)
+                    {
+                        hinted = true;
+                        CliOutput.Note($"(no call-start after 5 s: the job waits in {env.Options.JobList}; is an instance taking jobs? see `check`)");
+                    }
+                    break;
+                case CallFate.Live:
+                    hashSeen = true;
+                    break;
             }
         }
+    }
+
+    private enum CallFate { Live, Over, Gone }
+
+    /// <summary>
+    /// Over: the hash has <c>ended_at</c>, written behind the call's last hangup-event, and each side whose
+    /// hangup-event the hash records (<c>ev.hangup.N</c>, set by the script that published it) was printed — the
+    /// subscription may bring a message later than this connection brings the hash — or <c>ended_at</c> is over
+    /// 5 s old (a message lost while the subscription reconnected is not waited for).
+    /// </summary>
+    private static async Task<CallFate> StateAsync(IDatabase db, string dialId, HashSet<string> printed)
+    {
+        var f = await db.HashGetAsync(RedisKeys.CallState(dialId), [CallState.EndedAt, CallState.HungUp(0), CallState.HungUp(1), CallState.HungUp(2), CallState.Owner]);
+        if (!f[4].HasValue && !f[0].HasValue) return CallFate.Gone;
+        if (!f[0].HasValue) return CallFate.Live;
+        if (long.TryParse(f[0].ToString(), out var endedAt) && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - endedAt > 5000) return CallFate.Over;
+        for (var side = 0; side < 3; side++)
+            if (f[side + 1].HasValue && !printed.Contains(side.ToString(System.Globalization.CultureInfo.InvariantCulture))) return CallFate.Live;
+        return CallFate.Over;
+    }
+
+    /// <summary>The cause, when the job is among the newest dead letters.</summary>
+    private static async Task<string?> DeadLetterCauseAsync(IDatabase db, CliEnvironment env, string raw)
+    {
+        foreach (var entry in await db.ListRangeAsync(env.Keys.Dead, -200, -1))
+        {
+            var e = DeadVerb.Entry.Parse(entry!);
+            if (e.Job == raw) return e.Cause ?? "?";
+        }
+        return null;
     }
 }

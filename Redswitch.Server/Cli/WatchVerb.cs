@@ -34,7 +34,7 @@ internal static class WatchVerb
             {
                 return CliExit.Ok;
             }
-        }));
+        }, stopIsDone: true));
         return cmd;
     }
 }

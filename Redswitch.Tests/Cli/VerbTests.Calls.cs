@@ -38,5 +38,9 @@ public partial class VerbTests
         Assert.That(after.Out, Is.EqualTo(new[] { "no live calls" }), after.ToString());
         var all = await RunAsync(Env(), "calls", "--org", "org-calls-a", "--all");
         Assert.That(all.Out.Single(l => l.StartsWith(a, StringComparison.Ordinal)), Does.Contain(" ended "), all.ToString());
+
+        await using var watchB = await ChannelWatcher.StartAsync(_redis.Client, b);
+        await watchB.SendAsync("{\"type\": \"hangup\"}");
+        await watchB.CollectAsync(IsHangup, 2, 10);
     }
 }

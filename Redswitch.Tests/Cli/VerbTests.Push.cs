@@ -28,11 +28,31 @@ public partial class VerbTests
     [Test]
     public async Task PushRefusesWhatTheServiceWouldRefuseAndPushesNothing()
     {
-        var before = await _redis.Db.ListLengthAsync(JobList);
-        AssertOneClearLine(await RunAsync(Env(), "push", "--caller", "15105625882", "--callee", "not-a-number"), 2, "invalid callee_number");
-        AssertOneClearLine(await RunAsync(Env(), "push", "--callee", "14155550100"), 2, "--caller");
-        AssertOneClearLine(await RunAsync(Env(), "push", "--caller", "1", "--callee", "2", "--dial-id", "has space"), 2, "invalid dial_id");
-        Assert.That(await _redis.Db.ListLengthAsync(JobList), Is.EqualTo(before));
+        var (env, jobs, _) = IdleList();
+        AssertOneClearLine(await RunAsync(env, "push", "--caller", "15105625882", "--callee", "not-a-number"), 2, "invalid callee_number");
+        AssertOneClearLine(await RunAsync(env, "push", "--callee", "14155550100"), 2, "--caller");
+        AssertOneClearLine(await RunAsync(env, "push", "--caller", "1", "--callee", "2", "--dial-id", "has space"), 2, "invalid dial_id");
+        // a SIP URI is a callee, not something a phone can show: the caller id is asked for
+        AssertOneClearLine(await RunAsync(env, "push", "--caller", "15105625882", "--callee", "alice@pbx.example.com"), 2, "--caller-id-a");
+        Assert.That(await _redis.Db.ListLengthAsync(jobs), Is.Zero);
+
+        var sip = await RunAsync(env, "push", "--caller", "15105625882", "--callee", "alice@pbx.example.com", "--caller-id-a", "15105625882");
+        Assert.That(sip.Code, Is.Zero, sip.ToString());
+        Assert.That(await _redis.Db.ListLengthAsync(jobs), Is.EqualTo(1), "pushed as it was, nobody takes it here");
+    }
+
+    [Test]
+    public async Task PushWatchEndsWhenTheJobIsDeadLetteredWithoutAWord()
+    {
+        // What a dispatcher does with a job whose dial_id was dialled meanwhile: into the dead letters, nothing published.
+        var (env, jobs, dead) = IdleList();
+        await using var p = new ServerProcess(env, "push", "--caller", "15105625882", "--callee", "14155550100", "--watch", "--seconds", "30");
+        await Waits.UntilAsync(() => p.Out.Any(l => l.StartsWith("pushed ", StringComparison.Ordinal)) || p.HasExited, 30, "pushed");
+        var job = (string?)await _redis.Db.ListLeftPopAsync(jobs);
+        Assert.That(job, Is.Not.Null, p.Dump());
+        await _redis.Db.ListRightPushAsync(dead, Wrapped(job!, "already dialled"));
+        Assert.That(await p.ExitAsync(20), Is.EqualTo(1), p.Dump());
+        Assert.That(p.Err.ToArray(), Has.Length.EqualTo(1).And.Some.EndsWith("the job was dead-lettered: already dialled"), p.Dump());
     }
 
     [Test]

@@ -40,6 +40,17 @@ public partial class VerbTests
     }
 
     [Test]
+    public async Task SendStoppedBeforeItsReplyIsNoSuccess()
+    {
+        var dialId = NewDialId();
+        await using var p = new ServerProcess(Env(), "send", dialId, "hangup", "--seconds", "60");
+        await Waits.UntilAsync(() => p.Out.Any(l => l.Contains("\"type\":\"hangup\"")) || p.HasExited, 30, "sent");
+        p.Terminate();
+        Assert.That(await p.ExitAsync(10), Is.EqualTo(1), p.Dump());
+        Assert.That(p.Err.ToArray(), Is.EqualTo(new[] { "redswitch send: interrupted before it finished" }), p.Dump());
+    }
+
+    [Test]
     public async Task SendRefusesAnIncompleteBargeAndPublishesNothing()
     {
         var dialId = NewDialId();
