@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -6,8 +7,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Prometheus;
 using Redswitch.Server.Configuration;
+using Redswitch.Server.Logging;
 using Redswitch.Server.Metrics;
 
 namespace Redswitch.Server;
@@ -21,12 +24,19 @@ public static class RedswitchApp
         builder.Logging.ClearProviders();
         if (logging is not null) logging(builder.Logging);
         else if (options.LogJson)
-            builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.UseUtcTimestamp = true; });
+        {
+            builder.Logging.AddConsole(o => o.FormatterName = JsonLineFormatter.FormatterName);
+            builder.Logging.AddConsoleFormatter<JsonLineFormatter, ConsoleFormatterOptions>();
+        }
         else
             builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("DotNetty", LogLevel.Warning);
+        // The host logs a failed start with its stack trace; the serve path reports it as one clear line instead
+        // (SPEC §11). Once started, the host's warnings and errors pass as any other.
+        var started = new StrongBox<bool>();
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Warning && Volatile.Read(ref started.Value));
 
         builder.WebHost.UseKestrel(k => k.Listen(options.MetricsListen));
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 20));
@@ -36,6 +46,7 @@ public static class RedswitchApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RedswitchService>());
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => Volatile.Write(ref started.Value, true));
         var metrics = app.Services.GetRequiredService<RedswitchMetrics>();
         var service = app.Services.GetRequiredService<RedswitchService>();
         app.MapGet("/healthz", () => Results.Text("ok\n"));

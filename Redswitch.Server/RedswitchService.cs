@@ -62,25 +62,25 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         : _links is not { AnyUp: true } ? "no FreeSWITCH node authenticated"
         : null;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    // Kestrel binds METRICS_LISTEN in the host's StartAsync round; the service starts in the round after it, so a
+    // taken port stops the process before any job is taken, and "ready" means everything is bound.
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartedAsync(CancellationToken cancellationToken)
     {
         // DotNetty samples buffers for leak reports, capturing a stack trace each time: not in production.
         DotNetty.Common.ResourceLeakDetector.Level = DotNetty.Common.ResourceLeakDetector.DetectionLevel.Disabled;
         _boss = new MultithreadEventLoopGroup(1);
         _workers = new MultithreadEventLoopGroup(Math.Max(2, Environment.ProcessorCount));
 
-        try
-        {
-            _redis = await ConnectionMultiplexer.ConnectAsync(Clone(options.Redis, abort: true)).ConfigureAwait(false);
-            var blockingOptions = Clone(options.Redis, abort: true);
-            blockingOptions.SyncTimeout = blockingOptions.AsyncTimeout = (options.BlockSeconds + 10) * 1000;
-            blockingOptions.ClientName = "redswitch-jobs";
-            _blocking = await ConnectionMultiplexer.ConnectAsync(blockingOptions).ConfigureAwait(false);
-        }
-        catch (RedisConnectionException e)
-        {
-            throw new StartupException($"PUBSUB_REDIS_URL={RedswitchOptions.MaskUrl(options.RedisUrl)}: cannot connect to Redis within {options.RedisTimeoutSeconds} s ({LogText.FirstLine(e.Message)})");
-        }
+        var redisSetting = $"PUBSUB_REDIS_URL={RedswitchOptions.MaskUrl(options.RedisUrl)}";
+        var redisTimeout = TimeSpan.FromSeconds(options.RedisTimeoutSeconds);
+        var redisSince = Stopwatch.GetTimestamp();
+        _redis = await RedisConnect.ConnectAsync(Clone(options.Redis, abort: true), redisTimeout, redisSince, redisSetting, cancellationToken).ConfigureAwait(false);
+        var blockingOptions = Clone(options.Redis, abort: true);
+        blockingOptions.SyncTimeout = blockingOptions.AsyncTimeout = (options.BlockSeconds + 10) * 1000;
+        blockingOptions.ClientName = "redswitch-jobs";
+        _blocking = await RedisConnect.ConnectAsync(blockingOptions, redisTimeout, redisSince, redisSetting, cancellationToken).ConfigureAwait(false);
         _redis.ConnectionRestored += (_, _) => metrics.RedisReconnects.Inc();
         _redis.ConnectionFailed += (_, e) => { metrics.RedisErrors.Inc(); _logger.LogWarning("Redis connection lost: {Reason}", e.FailureType); };
 
@@ -88,7 +88,7 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         try { await _outbound.StartAsync().ConfigureAwait(false); }
         catch (Exception e)
         {
-            throw new StartupException($"OUTBOUND_LISTEN={options.OutboundListen}: cannot listen ({LogText.FirstLine(e.GetBaseException().Message)})");
+            throw new StartupException($"OUTBOUND_LISTEN={options.OutboundListen}: cannot listen: {LogText.ListenFailure(e, options.OutboundListen)}");
         }
         OutboundPort = _outbound.BoundEndPoint?.Port ?? options.OutboundListen.Port;
         Advertise = options.ResolveAdvertise(OutboundPort, out var advertiseError);
@@ -159,8 +159,6 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>SIGTERM: the drain and the whole stop, while the HTTP server still answers (the host stops it afterwards).</summary>
     public Task StoppingAsync(CancellationToken cancellationToken) => StopOnce();

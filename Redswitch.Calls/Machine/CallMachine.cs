@@ -159,7 +159,8 @@ public sealed partial class CallMachine
             _fx.Ended(new CallSummary("", "", Silent: true));
             return;
         }
-        _fx.Log(CallLogLevel.Debug, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(_job.CallerNumber, _settings.LogPhoneNumbers), _a.Uuid);
+        // Information: with "call ended", the two lines an operator greps a call's dial_id for.
+        _fx.Log(CallLogLevel.Information, "originating caller {Number} (leg {Uuid})", FieldRules.Mask(_job.CallerNumber, _settings.LogPhoneNumbers), _a.Uuid);
     }
 
     private void OnCallerOriginateReply(FsReply reply, bool linkAlreadyBack)

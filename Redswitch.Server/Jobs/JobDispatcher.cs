@@ -191,7 +191,10 @@ public sealed class JobDispatcher
                 {
                     // It stays in the processing list, which a restart recovers.
                     _metrics.RedisErrors.Inc();
-                    _logger.LogWarning("returning a job to {Key} failed: {Reason}; it stays in {Processing}", _keys.JobList, e.Message, _keys.Processing);
+                    if (JobParser.Parse(raw).DialId is { } dialId)
+                        _logger.LogWarning("returning the job of dial_id {DialId} to {Key} failed: {Reason}; it stays in {Processing}", dialId, _keys.JobList, e.Message, _keys.Processing);
+                    else
+                        _logger.LogWarning("returning a job to {Key} failed: {Reason}; it stays in {Processing}", _keys.JobList, e.Message, _keys.Processing);
                 }
 
                 _slots.Release();
@@ -200,11 +203,18 @@ public sealed class JobDispatcher
             Interlocked.Increment(ref _inFlight);
             _ = HandleAsync(raw).ContinueWith(t =>
             {
-                if (t.IsFaulted) _logger.LogError(t.Exception!.GetBaseException(), "job handling failed");
+                if (t.IsFaulted) LogHandlingFailed(t.Exception!.GetBaseException(), raw);
                 Interlocked.Decrement(ref _inFlight);
                 _slots.Release();
             }, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>A fault (a bug, not a Redis outage) while taking a job: logged with the job's dial_id when it has one.</summary>
+    private void LogHandlingFailed(Exception e, string raw)
+    {
+        if (JobParser.Parse(raw).DialId is { } dialId) _logger.LogError(e, "job handling failed for dial_id {DialId}", dialId);
+        else _logger.LogError(e, "job handling failed (the job has no dial_id)");
     }
 
     private async Task HandleAsync(string raw)
@@ -219,7 +229,10 @@ public sealed class JobDispatcher
             // Nothing was dialled (every Redis step comes before the originate): the job goes back once Redis is
             // there again; the outbox keeps the write meanwhile.
             _metrics.RedisErrors.Inc();
-            _logger.LogWarning("a job could not be taken ({Reason}); it goes back to {Key} when Redis answers", LogText.FirstLine(e.Message), _keys.JobList);
+            if (JobParser.Parse(raw).DialId is { } dialId)
+                _logger.LogWarning("the job of dial_id {DialId} could not be taken ({Reason}); it goes back to {Key} when Redis answers", dialId, LogText.FirstLine(e.Message), _keys.JobList);
+            else
+                _logger.LogWarning("a job could not be taken ({Reason}); it goes back to {Key} when Redis answers", LogText.FirstLine(e.Message), _keys.JobList);
             _outbox.Detached().Enqueue(new ReturnJobWrite(_keys, raw, marked));
         }
     }
@@ -335,7 +348,8 @@ public sealed class JobDispatcher
         _metrics.JobsFailed.WithLabels(cause).Inc(); // a fixed set: invalid json, unknown type, missing/invalid <field>, expired
         var publish = dialId is not null && !_registry.Contains(dialId) &&
                       !await _db.KeyExistsAsync(RedisKeys.Dialled(dialId)).ConfigureAwait(false);
-        _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId ?? "(none)");
+        if (dialId is null) _logger.LogWarning("job refused ({Cause}); it has no dial_id", cause);
+        else _logger.LogWarning("job refused ({Cause}) for dial_id {DialId}", cause, dialId);
         var lane = _outbox.Detached();
         DeadLetter(lane, raw, cause);
         if (publish) lane.Enqueue(new RefusalWrite(dialId!, orgId, userId, Json.JobFailure(cause)));

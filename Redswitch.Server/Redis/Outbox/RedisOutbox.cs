@@ -96,8 +96,13 @@ public sealed class RedisOutbox : IAsyncDisposable
         _metrics.OutboxDropped.Inc();
         // Logged once per outage (with the count when Redis is back), not once per message: the log must survive it.
         if (Interlocked.Increment(ref _droppedThisOutage) == 1)
-            _logger.LogError("the Redis outbox is full ({Limit} messages, REDIS_OUTBOX_LIMIT): dropping new messages, first {What} of dial_id {DialId}",
-                _limit, write.What, lane.DialId ?? "(none)");
+        {
+            if (lane.DialId is null)
+                _logger.LogError("the Redis outbox is full ({Limit} messages, REDIS_OUTBOX_LIMIT): dropping new messages, first {What}", _limit, write.What);
+            else
+                _logger.LogError("the Redis outbox is full ({Limit} messages, REDIS_OUTBOX_LIMIT): dropping new messages, first {What} of dial_id {DialId}",
+                    _limit, write.What, lane.DialId);
+        }
         return false;
     }
 
@@ -142,7 +147,8 @@ public sealed class RedisOutbox : IAsyncDisposable
             Unreachable(LogText.FirstLine(e.Message));
             return WriteOutcome.Retry;
         }
-        _logger.LogWarning("Redis refused a write of dial_id {DialId}, dropped: {What}: {Reason}", lane.DialId ?? "(none)", write.What, LogText.FirstLine(e.Message));
+        if (lane.DialId is null) _logger.LogWarning("Redis refused a write, dropped: {What}: {Reason}", write.What, LogText.FirstLine(e.Message));
+        else _logger.LogWarning("Redis refused a write of dial_id {DialId}, dropped: {What}: {Reason}", lane.DialId, write.What, LogText.FirstLine(e.Message));
         return WriteOutcome.Rejected;
     }
 
