@@ -59,9 +59,9 @@ public class LifecycleTests : RedisAndSimulatorTests
         await PushAsync(_redis, "not json");
         await WaitAsync(() => _redis.Db.ListLength($"{{{JobList}}}.dead") == 1, 5, "dead letter");
 
-        var text = await Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics"));
-        foreach (var series in new[]
-                 {
+        // Counters move as the call's writes go out, not before its events reach us: read until they all agree.
+        string[] expected =
+                 [
                      "redswitch_jobs_taken_total 2", "redswitch_jobs_failed_total{cause=\"invalid json\"} 1",
                      "redswitch_jobs_dead_lettered_total 1", "redswitch_originate_latency_seconds_count 1",
                      "redswitch_calls_live 0", "redswitch_calls_total{result=\"connected\"} 1",
@@ -71,8 +71,14 @@ public class LifecycleTests : RedisAndSimulatorTests
                      "redswitch_control_latency_seconds_count 1",
                      $"redswitch_esl_links_up{{node=\"127.0.0.1:{_simPort}\"}} 1",
                      "redswitch_outbound_sessions_open 0",
-                 })
-            Assert.That(text, Does.Contain(series));
+                 ];
+        var text = "";
+        await WaitAsync(() =>
+        {
+            text = Http.GetStringAsync(new Uri(server.MetricsUri, "/metrics")).GetAwaiter().GetResult();
+            return expected.All(text.Contains);
+        }, 5, "the metrics of the call and the dead letter");
+        foreach (var series in expected) Assert.That(text, Does.Contain(series));
         Assert.That(text, Does.Match("redswitch_esl_frames_total\\{link=\"outbound\"\\} [1-9]"));
         Assert.That(text, Does.Match("redswitch_esl_bytes_total\\{link=\"inbound\"\\} [1-9]"));
         Assert.That(text, Does.Contain("redswitch_redis_errors_total"));
