@@ -14,7 +14,10 @@ RUN dotnet restore Redswitch.Server/Redswitch.Server.csproj
 COPY Redswitch.Protocol/ Redswitch.Protocol/
 COPY Redswitch.Calls/ Redswitch.Calls/
 COPY Redswitch.Server/ Redswitch.Server/
-RUN dotnet publish Redswitch.Server/Redswitch.Server.csproj -c Release -o /app --no-restore
+# .git is not in the build context: the commit comes as a build argument, so redswitch_build_info tells builds apart
+#   docker build --build-arg GIT_SHA=$(git rev-parse --short HEAD) -t redswitch .
+ARG GIT_SHA=unknown
+RUN dotnet publish Redswitch.Server/Redswitch.Server.csproj -c Release -o /app --no-restore -p:SourceRevisionId=$GIT_SHA
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app

@@ -80,7 +80,10 @@ public sealed class RedswitchService(RedswitchOptions options, RedswitchMetrics 
         var blockingOptions = Clone(options.Redis, abort: true);
         blockingOptions.SyncTimeout = blockingOptions.AsyncTimeout = (options.BlockSeconds + 10) * 1000;
         blockingOptions.ClientName = "redswitch-jobs";
-        _blocking = await RedisConnect.ConnectAsync(blockingOptions, redisTimeout, redisSince, redisSetting, cancellationToken).ConfigureAwait(false);
+        // (its own few seconds at least: Redis answering at the end of the allowance is Redis answering)
+        var left = redisTimeout - Stopwatch.GetElapsedTime(redisSince);
+        _blocking = await RedisConnect.ConnectAsync(blockingOptions, left > TimeSpan.FromSeconds(3) ? left : TimeSpan.FromSeconds(3), Stopwatch.GetTimestamp(),
+            redisSetting, cancellationToken).ConfigureAwait(false);
         _redis.ConnectionRestored += (_, _) => metrics.RedisReconnects.Inc();
         _redis.ConnectionFailed += (_, e) => { metrics.RedisErrors.Inc(); _logger.LogWarning("Redis connection lost: {Reason}", e.FailureType); };
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Redswitch.Server.Configuration;
 using Redswitch.Server.Logging;
@@ -30,14 +31,22 @@ internal static class Serve
         {
             failure = e.Message;
         }
-        catch (IOException e)
+        catch (IOException e) when (IsBindFailure(e))
         {
-            // Kestrel's bind: the only I/O of the start before the service's own, which reports StartupException.
+            // Kestrel's bind (the service's own steps report StartupException)
             failure = $"METRICS_LISTEN={options.MetricsListen}: cannot listen: {LogText.ListenFailure(e, options.MetricsListen)}";
         }
         catch (OperationCanceledException)
         {
-            failure = "stopped before start-up finished";
+            // SIGTERM while starting (e.g. waiting for Redis): what had started is stopped as usual, and that is a
+            // clean stop, exit 0 (SPEC §11), not a failure to start.
+            var service = app.Services.GetRequiredService<RedswitchService>();
+            try { await service.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 20)); }
+            catch (Exception) { /* exiting anyway */ }
+            try { await app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)); }
+            catch (Exception) { /* exiting anyway */ }
+            startup.Note("stopped before start-up finished");
+            return 0;
         }
         catch (Exception e)
         {
@@ -54,5 +63,12 @@ internal static class Serve
         catch (Exception) { /* exiting anyway; the line below is what matters */ }
         startup.Fail("cannot start: " + failure, unexpected);
         return 1;
+    }
+
+    private static bool IsBindFailure(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is System.Net.Sockets.SocketException or Microsoft.AspNetCore.Connections.AddressInUseException) return true;
+        return false;
     }
 }

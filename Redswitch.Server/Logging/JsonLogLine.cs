@@ -55,16 +55,23 @@ public static class JsonLogLine
         {
             w.WriteStartObject("exception");
             w.WriteString("type", exception.GetType().FullName);
-            w.WriteString("message", exception.Message);
+            // inner causes too (a library's warning often says what happened only there), as text logs show them
+            var text = exception.Message;
+            for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+                text += $" ---> {inner.GetType().Name}: {inner.Message}";
+            w.WriteString("message", text);
             if (level >= LogLevel.Error) w.WriteString("stack", exception.ToString());
             w.WriteEndObject();
         }
         if (fields is not null)
         {
             var open = false;
+            HashSet<string>? written = null;
             foreach (var (key, value) in fields)
             {
                 if (key == "{OriginalFormat}" || IsDialIdKey(key)) continue;
+                // a template naming a value twice gives it twice: one key in JSON
+                if (!(written ??= new HashSet<string>(StringComparer.Ordinal)).Add(key)) continue;
                 if (!open)
                 {
                     w.WriteStartObject("fields");
@@ -111,6 +118,8 @@ public static class JsonLogLine
             case decimal m: w.WriteNumberValue(m); break;
             case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
             case float f when float.IsFinite(f): w.WriteNumberValue(f); break;
+            case DateTime dt: w.WriteStringValue(dt.ToString("O", CultureInfo.InvariantCulture)); break;
+            case DateTimeOffset dto: w.WriteStringValue(dto.ToString("O", CultureInfo.InvariantCulture)); break;
             // As the message renders it: items joined by ", ".
             case IEnumerable items:
                 w.WriteStringValue(string.Join(", ", items.Cast<object?>().Select(o => Convert.ToString(o, CultureInfo.InvariantCulture) ?? "(null)")));

@@ -15,6 +15,13 @@ public sealed class StartupLog(bool json, TextWriter? stdout = null, TextWriter?
     public static bool JsonFromEnvironment() =>
         string.Equals(Environment.GetEnvironmentVariable("LOG_FORMAT")?.Trim(), "json", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>A line of the start-up that is not a failure (e.g. stopped by SIGTERM before it finished).</summary>
+    public void Note(string message)
+    {
+        if (json) (stdout ?? Console.Out).WriteLine(JsonLogLine.Format((time ?? TimeProvider.System).GetUtcNow(), LogLevel.Information, Category, message, null, null));
+        else (stdout ?? Console.Out).WriteLine("redswitch: " + message);
+    }
+
     /// <summary>
     /// One line. An unexpected exception (a fault, not a condition of the environment) also gets its stack: in
     /// the JSON line's <c>exception</c>, or on the lines after the text line.

@@ -27,6 +27,7 @@ public sealed class RedswitchMetrics
     public Counter RedisErrors { get; }
     public Counter RedisReconnects { get; }
     public Gauge OutboxMessages { get; }
+    public Gauge OutboxOfflineSeconds { get; }
     public Counter OutboxDropped { get; }
     public Counter CallsTakenOver { get; }
     public Counter CallsReleased { get; }
@@ -70,7 +71,9 @@ public sealed class RedswitchMetrics
         EslBytes = f.CreateCounter("redswitch_esl_bytes_total", "ESL bytes received.", "link");
         RedisErrors = f.CreateCounter("redswitch_redis_errors_total", "Redis commands that failed.");
         RedisReconnects = f.CreateCounter("redswitch_redis_reconnects_total", "Redis connections restored.");
-        OutboxMessages = f.CreateGauge("redswitch_outbox_messages", "Redis writes waiting in the outbox (Redis slow or unreachable).");
+        OutboxMessages = f.CreateGauge("redswitch_outbox_messages", "Redis writes in the outbox: in flight, and waiting while Redis is unreachable.");
+        OutboxOfflineSeconds = f.CreateGauge("redswitch_outbox_offline_seconds",
+            "Seconds the outbox has been holding writes back because Redis is unreachable (0 while Redis answers).");
         OutboxDropped = f.CreateCounter("redswitch_outbox_dropped_total", "Redis writes dropped because the outbox was full (REDIS_OUTBOX_LIMIT).");
         BuildInfo = f.CreateGauge("redswitch_build_info", "Always 1; the version label says which build runs.", "version");
         BuildInfo.WithLabels(Version).Set(1);

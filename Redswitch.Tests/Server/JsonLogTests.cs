@@ -151,6 +151,19 @@ public class JsonLogTests
     }
 
     [Test]
+    public void AWarningsExceptionNamesItsInnerCausesTimesAreIsoAndARepeatedNameIsOneKey()
+    {
+        var log = new FormatterLogger();
+        var e = Thrown(() => throw new IOException("connect failed", new System.Net.Sockets.SocketException(111)));
+        log.LogWarning(e, "link {Node} down at {At}; {Node} retried", "fs1", new DateTime(2025, 3, 4, 5, 6, 7, DateTimeKind.Utc), "fs1");
+        Assert.That(log.Lines, Has.Count.EqualTo(1));
+        var line = log.Last;
+        Assert.That(line.GetProperty("exception").GetProperty("message").GetString(), Does.StartWith("connect failed ---> SocketException: "));
+        Assert.That(line.GetProperty("fields").GetProperty("At").GetString(), Is.EqualTo("2025-03-04T05:06:07.0000000Z"));
+        Assert.That(line.GetProperty("fields").EnumerateObject().Count(p => p.Name == "Node"), Is.EqualTo(1));
+    }
+
+    [Test]
     public void ControlCharactersAreEscapedAndTextStaysReadable()
     {
         var log = new FormatterLogger();

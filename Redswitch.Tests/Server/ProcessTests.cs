@@ -49,6 +49,30 @@ public class ProcessTests
     /// Refused: tried again until PUBSUB_REDIS_TIMEOUT is spent (Redis may be starting beside it), then one line
     /// that says so, in the service's words (not the client library's advice about its own settings).
     /// </summary>
+    [Test]
+    public async Task SigtermWhileWaitingForRedisIsACleanStop()
+    {
+        var metrics = FreePort.Get();
+        await using var p = new ServerProcess(new()
+        {
+            ["PUBSUB_REDIS_URL"] = $"redis://127.0.0.1:{FreePort.Get()}",
+            ["PUBSUB_REDIS_TIMEOUT"] = "60",
+            ["OUTBOUND_LISTEN"] = "127.0.0.1:0",
+            ["METRICS_LISTEN"] = $"127.0.0.1:{metrics}",
+        });
+        // alive (its port bound) while it waits for Redis
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Waits.UntilAsync(async () =>
+        {
+            try { return (await http.GetAsync($"http://127.0.0.1:{metrics}/healthz")).IsSuccessStatusCode; }
+            catch (HttpRequestException) { return p.HasExited; }
+        }, 30, "/healthz while starting");
+        p.Terminate();
+        Assert.That(await p.ExitAsync(20), Is.Zero, p.Dump());
+        Assert.That(p.Out, Has.One.EqualTo("redswitch: stopped before start-up finished"), p.Dump());
+        Assert.That(p.Out.Concat(p.Err), Has.None.Contains("ready").And.None.Contains("cannot start"), p.Dump());
+    }
+
     [TestCase("text")]
     [TestCase("json")]
     public async Task UnreachableRedisExitsNonZeroWithOneClearLine(string format)

@@ -52,7 +52,11 @@ public sealed class RedisOutbox : IAsyncDisposable
         _logger = logger;
         _time = time;
         Database = redis.GetDatabase();
-        metrics.Registry.AddBeforeCollectCallback(() => metrics.OutboxMessages.Set(Volatile.Read(ref _waiting)));
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            metrics.OutboxMessages.Set(Volatile.Read(ref _waiting));
+            lock (_gate) metrics.OutboxOfflineSeconds.Set(_link == Link.Offline ? _time.GetElapsedTime(_offlineSince).TotalSeconds : 0);
+        });
         redis.ConnectionFailed += (_, e) => Unreachable($"{e.FailureType} on {e.EndPoint}");
     }
 
