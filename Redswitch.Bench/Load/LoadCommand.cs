@@ -27,15 +27,18 @@ public static class LoadCommand
         public string Configuration = "Release";
         public string? Root;
         public double TimeoutSeconds = 600;
+        /// <summary>Server on core 0, Redis, the simulator and the driver on core 1: the figures are the server's.</summary>
+        public bool Pin;
     }
 
     private const string Usage =
         "usage: Redswitch.Bench load [--calls N=1000] [--rate R=200] [--controls M=500] [--control-seconds S=10]\n" +
         "                            [--barged K=100] [--warmup W=200] [--configuration Release|Debug] [--root DIR] [--timeout S=600]\n" +
+        "                            [--pin]  (server on CPU 0, everything else on CPU 1: taskset)\n" +
         "Needs redis-server on PATH and a built solution (dotnet build Redswitch.sln -c Release).\n" +
         "Prints one JSON line: set-up and control round-trip percentiles (ms), the server's own share of a control\n" +
         "(server_control_ms_*_le: the upper bound of its histogram bucket), server CPU per call (set-up and hang-up\n" +
-        "apart) and per control, and RSS per live call at the peak.";
+        "apart) and per control, its context switches per call (wake-ups), and RSS per live call at the peak.";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -67,8 +70,15 @@ public static class LoadCommand
             var simPort = FreePort();
             var outPort = FreePort();
             var metricsPort = FreePort();
-            procs.Add(Child.Start("redis", "redis-server", $"--port {redisPort} --bind 127.0.0.1 --save '' --appendonly no --loglevel warning", null));
-            procs.Add(Child.Start("sim", "dotnet", $"{simDll} --listen 127.0.0.1:{simPort} --quiet --heartbeat 0", null));
+            int? serverCpu = null, otherCpu = null;
+            if (s.Pin)
+            {
+                if (!OperatingSystem.IsLinux() || Environment.ProcessorCount < 2) { Console.Error.WriteLine("load: --pin needs Linux and two CPUs"); return 2; }
+                (serverCpu, otherCpu) = (0, 1);
+                Process.GetCurrentProcess().ProcessorAffinity = 2; // the driver itself on CPU 1
+            }
+            procs.Add(Child.Start("redis", "redis-server", $"--port {redisPort} --bind 127.0.0.1 --save '' --appendonly no --loglevel warning", null, otherCpu));
+            procs.Add(Child.Start("sim", "dotnet", $"{simDll} --listen 127.0.0.1:{simPort} --quiet --heartbeat 0", null, otherCpu));
             await WaitPortAsync(redisPort, deadline.Token);
             await WaitPortAsync(simPort, deadline.Token);
             var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redisPort},abortConnect=false,syncTimeout=15000,asyncTimeout=15000");
@@ -82,7 +92,7 @@ public static class LoadCommand
                 ["LOG_FORMAT"] = "text",
                 ["DRAIN_TIMEOUT"] = "5",
                 ["RING_TIMEOUT"] = "30",
-            });
+            }, serverCpu);
             procs.Add(server);
             await server.WaitForLineAsync("Redswitch ready", deadline.Token);
 
@@ -98,9 +108,11 @@ public static class LoadCommand
             }
             var rss0 = ProcStat.RssKb(server.Pid);
             var cpu0 = ProcStat.CpuSeconds(server.Pid);
+            var switches0 = ProcStat.ContextSwitches(server.Pid);
 
             var calls = await run.SetUpAsync("call", s.Calls, s.Rate, deadline.Token);
             var cpuSetUp = ProcStat.CpuSeconds(server.Pid) - cpu0;
+            var switchesSetUp = ProcStat.ContextSwitches(server.Pid) - switches0;
             await Task.Delay(1000, deadline.Token);
             var rssPeak = ProcStat.RssKb(server.Pid);
             var live = calls.Count(c => c.Answered1 > 0);
@@ -118,8 +130,10 @@ public static class LoadCommand
             var inServer = hist1.Select(b => (b.Le, Count: b.Count - (hist0.FirstOrDefault(a => a.Le == b.Le).Count))).ToList();
 
             var cpuH0 = ProcStat.CpuSeconds(server.Pid);
+            var switchesH0 = ProcStat.ContextSwitches(server.Pid);
             await run.HangUpAsync(calls, s.Rate, deadline.Token);
             var cpuHangup = ProcStat.CpuSeconds(server.Pid) - cpuH0;
+            var switchesCall = switchesSetUp + ProcStat.ContextSwitches(server.Pid) - switchesH0;
 
             var setup = calls.Where(c => c.Answered1 > 0).Select(c => (c.Answered1 - c.Pushed) * 1000.0 / Stopwatch.Frequency).ToList();
             var rtt = controls.Where(c => c > 0).ToList();
@@ -143,6 +157,8 @@ public static class LoadCommand
             Field("cpu_ms_per_call_hangup", cpuHangup * 1000 / Math.Max(1, s.Calls));
             Field("cpu_ms_per_control", cpuControls * 1000 / Math.Max(1, rtt.Count + barged.Count));
             Field("calls_per_cpu_second", s.Calls / Math.Max(1e-9, cpuSetUp + cpuHangup));
+            Field("ctxsw_per_call", switchesCall / (double)Math.Max(1, s.Calls));
+            Field("pinned", s.Pin ? "server cpu0, rest cpu1" : "no");
             Field("rss_kb_idle", rssPeak > 0 ? rss0 : 0);
             Field("rss_kb_peak", rssPeak);
             Field("rss_kb_per_live_call", live > 0 ? (rssPeak - rss0) / (double)live : 0);
@@ -204,6 +220,11 @@ public static class LoadCommand
         var s = new Settings();
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--pin")
+            {
+                s.Pin = true;
+                continue;
+            }
             var v = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
@@ -390,6 +411,23 @@ public static class LoadCommand
             return ticks / 100.0;
         }
 
+        /// <summary>Voluntary and involuntary context switches of every thread: the process's wake-ups.</summary>
+        public static long ContextSwitches(int pid)
+        {
+            long sum = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                            sum += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                }
+                catch (IOException) { /* a thread that just ended */ }
+            }
+            return sum;
+        }
+
         public static long RssKb(int pid)
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
@@ -414,11 +452,11 @@ public static class LoadCommand
 
         public int Pid => _p.Id;
 
-        public static Child Start(string name, string exe, string args, Dictionary<string, string>? env)
+        public static Child Start(string name, string exe, string args, Dictionary<string, string>? env, int? cpu = null)
         {
             var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add($"ulimit -n 65535 2>/dev/null; exec {exe} {args}");
+            psi.ArgumentList.Add($"ulimit -n 65535 2>/dev/null; exec {(cpu is { } c ? $"taskset -c {c} " : "")}{exe} {args}");
             if (env is not null) foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
             var p = Process.Start(psi) ?? throw new InvalidOperationException($"{name} did not start");
             var child = new Child(name, p);
