@@ -133,7 +133,7 @@ internal static class PushVerb
                     return CliExit.Ok;
                 case CallFate.Gone when !started:
                     if (await DeadLetterCauseAsync(db, env, raw) is { } cause) throw new CliException($"{dialId}: the job was dead-lettered: {cause}");
-                    if (!hinted && DateTime.UtcNow - since > TimeSpan.FromSeconds(5) && await db.ListPositionAsync(env.Options.JobList, raw) >= 0)
+                    if (!hinted && DateTime.UtcNow - since > TimeSpan.FromSeconds(5) && await WaitingAsync(db, env, raw))
                     {
                         hinted = true;
                         CliOutput.Note($"(no call-start after 5 s: the job waits in {env.Options.JobList}; is an instance taking jobs? see `check`)");
@@ -163,6 +163,13 @@ internal static class PushVerb
         for (var side = 0; side < 3; side++)
             if (f[side + 1].HasValue && !printed.Contains(side.ToString(System.Globalization.CultureInfo.InvariantCulture))) return CallFate.Live;
         return CallFate.Over;
+    }
+
+    /// <summary>The job still in JOB_LIST (LPOS; a Redis older than 6.0.6 has none, and then nobody is told).</summary>
+    private static async Task<bool> WaitingAsync(IDatabase db, CliEnvironment env, string raw)
+    {
+        try { return await db.ListPositionAsync(env.Options.JobList, raw) >= 0; }
+        catch (RedisServerException) { return false; }
     }
 
     /// <summary>The cause, when the job is among the newest dead letters.</summary>
