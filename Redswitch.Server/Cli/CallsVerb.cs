@@ -67,7 +67,7 @@ internal static class CallsVerb
     }
 
     /// <summary>Redis's clock, as the leases use it.</summary>
-    private static async Task<long> RedisNowMsAsync(IDatabase db)
+    internal static async Task<long> RedisNowMsAsync(IDatabase db)
     {
         var t = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
         return (long)t[0] * 1000 + (long)t[1] / 1000;

@@ -93,8 +93,7 @@ internal static class CheckVerb
         var servers = redis.GetServers();
         var version = servers.Length > 0 ? servers[0].Version.ToString() : "?";
         var mode = servers.Any(s => s.ServerType == ServerType.Cluster) ? $"cluster of {servers.Count(s => !s.IsReplica)} primaries" : "standalone";
-        var t = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
-        var nowMs = (long)t[0] * 1000 + (long)t[1] / 1000;
+        var nowMs = await CallsVerb.RedisNowMsAsync(db);
         var live = await db.SortedSetRangeByScoreAsync(RedisKeys.Instances, nowMs, double.PositiveInfinity);
         var jobs = await db.ListLengthAsync(env.Options.JobList);
         var dead = await db.ListLengthAsync(env.Keys.Dead);
