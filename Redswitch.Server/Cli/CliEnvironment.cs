@@ -54,29 +54,11 @@ internal sealed class CliEnvironment
     {
         if (e.FailureType == ConnectionFailureType.AuthenticationFailure)
             return "authentication failed (the user or password in PUBSUB_REDIS_URL)";
+        // the start-up's own probe: a refusal, silence or a name that does not resolve, in the service's words
+        var limit = TimeSpan.FromSeconds(Math.Min(5, Options.RedisTimeoutSeconds));
         foreach (var ep in Options.Redis.EndPoints)
-        {
-            var (host, port) = ep switch
-            {
-                DnsEndPoint d => (d.Host, d.Port),
-                IPEndPoint i => (i.Address.ToString(), i.Port),
-                _ => (ep.ToString() ?? "", 0),
-            };
-            using var tcp = new System.Net.Sockets.TcpClient();
-            try
-            {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Min(5, Options.RedisTimeoutSeconds)));
-                await tcp.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return $"{host}:{port} did not answer within {Math.Min(5, Options.RedisTimeoutSeconds)} s";
-            }
-            catch (System.Net.Sockets.SocketException s)
-            {
-                return $"{host}:{port}: {s.Message.ToLowerInvariant()}";
-            }
-        }
+            if (await RedisConnect.ProbeAsync(ep, limit, CancellationToken.None).ConfigureAwait(false) is { } closed)
+                return $"{RedisConnect.Show(ep)}: {closed}";
         return e.FailureType switch
         {
             ConnectionFailureType.UnableToConnect or ConnectionFailureType.SocketFailure =>

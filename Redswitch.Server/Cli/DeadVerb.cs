@@ -128,11 +128,13 @@ internal static class DeadVerb
         await using var _ = redis;
         var db = redis.GetDatabase();
         if (e.Job is null) throw new CliException($"{name} holds no job to requeue (drop it): {e.Wrapped}");
-        if (JobParser.Parse(e.Job) is { Job: null } refused)
-            throw new CliException($"{name} is a job the service refuses ({refused.Cause}): requeued, it would be dead-lettered again; drop it or push a corrected one");
-        var created = CreatedAt(e.Job);
-        if (created is { } c && DateTimeOffset.UtcNow.ToUnixTimeSeconds() - c > env.Options.JobMaxAgeSeconds)
-            throw new CliException($"the job's created_at is {DateTimeOffset.UtcNow.ToUnixTimeSeconds() - c} s old (JOB_MAX_AGE={env.Options.JobMaxAgeSeconds}): " +
+        var parsed = JobParser.Parse(e.Job);
+        if (parsed.Job is null)
+            throw new CliException($"{name} is a job the service refuses ({parsed.Cause}): requeued, it would be dead-lettered again; drop it or push a corrected one");
+        // (created_at as the service reads it: the parser's, not a second reading of the job)
+        var age = parsed.Job.CreatedAt is { } at ? DateTimeOffset.UtcNow.ToUnixTimeSeconds() - (long)at : 0;
+        if (age > env.Options.JobMaxAgeSeconds)
+            throw new CliException($"the job's created_at is {age} s old (JOB_MAX_AGE={env.Options.JobMaxAgeSeconds}): " +
                 "it would be refused as expired; push it again with `push` instead");
         RedisValue mark = RedisValue.Null;
         if (e.DialId is not null)
@@ -191,19 +193,5 @@ internal static class DeadVerb
             throw new CliException($"{name} changed meanwhile (requeued or dropped by someone else): nothing done");
         Console.Out.WriteLine($"dropped {e.DialId ?? name}: {e.Job ?? e.Wrapped}");
         return CliExit.Ok;
-    }
-
-    private static long? CreatedAt(string job)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(job, new JsonDocumentOptions { AllowTrailingCommas = true });
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("created_at", out var v) && v.TryGetDouble(out var d)
-                ? (long)d : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 }

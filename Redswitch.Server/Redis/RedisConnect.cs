@@ -125,7 +125,7 @@ public static class RedisConnect
         }
     }
 
-    private static string Show(EndPoint endPoint) => endPoint switch
+    internal static string Show(EndPoint endPoint) => endPoint switch
     {
         DnsEndPoint d => $"{d.Host}:{d.Port}",
         _ => endPoint.ToString() ?? "?",
